@@ -1,0 +1,60 @@
+"""The one place that adapts third-party packages to each other.
+
+* Strawberry Fields 0.23 does ``from scipy.integrate import simps``; SciPy 1.14 removed
+  ``simps`` in favour of ``simpson`` (same integral). We alias it before SF is imported.
+* TensorFlow prints INFO/WARNING lines from C++ and absl on import; a teaching notebook
+  should stay quiet, so we lower the log level unless the user already chose one. The
+  one line that ignores the log level is oneDNN's notice that it reorders floating-point
+  sums; we switch those oneDNN kernels off (``TF_ENABLE_ONEDNN_OPTS=0``), which also makes
+  results bit-for-bit reproducible. Both only apply if set before TensorFlow is imported,
+  which is why ``qgan_lab/__init__.py`` imports this module first.
+
+Every module that needs Strawberry Fields calls :func:`import_strawberryfields` instead of
+importing it directly. Taught in ``01_cv_circuits``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from types import ModuleType
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def quiet_tensorflow() -> ModuleType:
+    """Import TensorFlow with its Python logger at ERROR level and return it."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:  # absl prints "WARNING: All log messages before absl::InitializeLog()..."
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover - absl ships with TensorFlow
+        pass
+    return tf
+
+
+def patch_scipy_simps() -> bool:
+    """Give ``scipy.integrate`` a ``simps`` alias of ``simpson`` if it lacks one.
+
+    Returns True when the alias was added (SciPy >= 1.14), False when SciPy still has it.
+    """
+    import scipy.integrate
+
+    if hasattr(scipy.integrate, "simps"):
+        return False
+    scipy.integrate.simps = scipy.integrate.simpson
+    return True
+
+
+def import_strawberryfields() -> ModuleType:
+    """Import and return ``strawberryfields`` after applying the SciPy shim."""
+    patch_scipy_simps()
+    quiet_tensorflow()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import strawberryfields as sf
+    return sf

@@ -1,0 +1,414 @@
+"""A compiled Fock-space simulator in pure TensorFlow (the default engine).
+
+Strawberry Fields' TF backend builds every gate matrix per batch element in Python with
+numpy custom gradients, so it cannot run under ``tf.function``. Here every gate matrix is
+built *in TensorFlow* from (batched) parameters with the same recurrences Strawberry Fields
+uses (``thewalrus.fock_gradients``), so the matrix elements are the **exact** elements of
+the infinite-dimensional operator cut to the cutoff, not ``expm`` of a truncated generator.
+Autodiff through the recurrences gives exact gradients of any order, and the whole forward
+and backward pass compiles into one XLA graph.
+
+How a circuit runs (see :class:`FockEngine`):
+
+1. All gates of one kind are built at once: e.g. every beamsplitter of every layer in one
+   vectorised recurrence producing ``[K, c, c, c, c]``.
+2. Consecutive single-mode gates on a mode are fused into one ``c x c`` matrix.
+3. The circuit starts in vacuum, so single-mode gates before the first beamsplitter only
+   need column 0 of their matrix: the state starts as an outer product of mode vectors.
+4. A beamsplitter conserves the total photon number ``p + q``, so its ``c^2 x c^2`` matrix
+   is block diagonal; it is applied block by block (``2c - 1`` blocks of at most ``c x c``)
+   instead of as one dense matrix, about 3x fewer multiplications.
+
+Taught in ``02_quantum_models``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from .circuits import CVCircuit
+
+
+# ---------------------------------------------------------------------- gate matrices
+def _sqrt_range(cutoff: int, dtype: tf.DType) -> tf.Tensor:
+    return tf.cast(tf.sqrt(tf.range(cutoff, dtype=dtype.real_dtype)), dtype)
+
+
+def _complex(real: tf.Tensor, imag: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    return tf.complex(tf.cast(real, dtype.real_dtype), tf.cast(imag, dtype.real_dtype))
+
+
+def _real_to_complex(real: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """``real + 0i``; unlike ``tf.cast`` its gradient needs no complex-to-real cast."""
+    return _complex(real, tf.zeros_like(real), dtype)
+
+
+def displacement_matrix(r, phi, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
+    """Exact truncated ``<m|D(r e^{i phi})|n>``, shape ``r.shape + [c, c]``.
+
+    Column recurrence (thewalrus): ``D[m,0] = alpha/sqrt(m) D[m-1,0]`` and
+    ``D[m,n] = (sqrt(m) D[m-1,n-1] - conj(alpha) D[m,n-1]) / sqrt(n)``, ``D[0,0] = e^{-r^2/2}``.
+    """
+    r = tf.cast(r, dtype.real_dtype)
+    phi = tf.cast(phi, dtype.real_dtype)
+    alpha = _complex(r * tf.cos(phi), r * tf.sin(phi), dtype)[..., None]
+    sqrt = _sqrt_range(cutoff, dtype)
+    entries = [_real_to_complex(tf.exp(-0.5 * r * r), dtype)[..., None]]
+    for m in range(1, cutoff):
+        entries.append(entries[-1] * alpha / sqrt[m])
+    col = tf.concat(entries, axis=-1)
+    cols = [col]
+    for n in range(1, cutoff):
+        col = (tf.roll(col, 1, axis=-1) * sqrt - tf.math.conj(alpha) * col) / sqrt[n]
+        cols.append(col)
+    return tf.stack(cols, axis=-1)
+
+
+def squeezing_matrix(r, theta, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
+    """Exact truncated ``<m|S(r, theta)|n>``, shape ``r.shape + [c, c]`` (thewalrus recurrence)."""
+    r = tf.cast(r, dtype.real_dtype)
+    theta = tf.cast(theta, dtype.real_dtype)
+    tanh = tf.tanh(r)
+    eith_tanh = _complex(tf.cos(theta) * tanh, tf.sin(theta) * tanh, dtype)[..., None]
+    sech = 1.0 / tf.cosh(r)
+    sech_c = _real_to_complex(sech, dtype)[..., None]
+    sqrt = _sqrt_range(cutoff, dtype)
+    zero = tf.zeros_like(sech_c)
+    entries = [_real_to_complex(tf.sqrt(sech), dtype)[..., None], zero]
+    for m in range(2, cutoff):
+        entries.append(sqrt[m - 1] / sqrt[m] * (-eith_tanh) * entries[m - 2])
+    cols = [tf.concat(entries[:cutoff], axis=-1)]
+    for n in range(1, cutoff):
+        col = sqrt / sqrt[n] * sech_c * tf.roll(cols[-1], 1, axis=-1)
+        if n >= 2:
+            col += sqrt[n - 1] / sqrt[n] * tf.math.conj(eith_tanh) * cols[n - 2]
+        cols.append(col)
+    return tf.stack(cols, axis=-1)
+
+
+def beamsplitter_matrix(theta, phi, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
+    """Exact truncated ``<m, n|BS(theta, phi)|p, q>``, shape ``theta.shape + [c, c, c, c]``.
+
+    Strawberry Fields' ``BSgate``: ``a -> cos(theta) a - e^{-i phi} sin(theta) b``. Built
+    with thewalrus' two-stage recurrence, first over ``p`` at ``q = 0``, then over ``q``.
+    """
+    theta = tf.cast(theta, dtype.real_dtype)
+    phi = tf.cast(phi, dtype.real_dtype)
+    ct = _real_to_complex(tf.cos(theta), dtype)[..., None, None]
+    st = _complex(tf.sin(theta) * tf.cos(phi), tf.sin(theta) * tf.sin(phi), dtype)[..., None, None]
+    sqrt = _sqrt_range(cutoff, dtype)
+    sqrt_m, sqrt_n = sqrt[:, None], sqrt[None, :]
+    vacuum = np.zeros((cutoff, cutoff))
+    vacuum[0, 0] = 1.0
+    slab = tf.zeros_like(ct) + tf.constant(vacuum, dtype=dtype)  # [..., m, n] at p = q = 0
+    slabs = [slab]
+    for p in range(1, cutoff):
+        slab = (ct * sqrt_m * tf.roll(slab, 1, axis=-2) + st * sqrt_n * tf.roll(slab, 1, axis=-1)) / sqrt[p]
+        slabs.append(slab)
+    block = tf.stack(slabs, axis=-1)  # [..., m, n, p] at q = 0
+    ct3, st3 = ct[..., None], st[..., None]
+    sqrt_m3, sqrt_n3 = sqrt[:, None, None], sqrt[None, :, None]
+    blocks = [block]
+    for q in range(1, cutoff):
+        block = (
+            -tf.math.conj(st3) * sqrt_m3 * tf.roll(block, 1, axis=-3)
+            + ct3 * sqrt_n3 * tf.roll(block, 1, axis=-2)
+        ) / sqrt[q]
+        blocks.append(block)
+    return tf.stack(blocks, axis=-1)
+
+
+def rotation_matrix(phi, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
+    """``R(phi) = exp(i phi n)``, diagonal, shape ``phi.shape + [c, c]``."""
+    phi = tf.cast(phi, dtype.real_dtype)[..., None]
+    n = tf.range(cutoff, dtype=dtype.real_dtype)
+    return tf.linalg.diag(tf.exp(_complex(tf.zeros_like(phi * n), phi * n, dtype)))
+
+
+def kerr_matrix(kappa, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
+    """``K(kappa) = exp(i kappa n^2)``, diagonal, shape ``kappa.shape + [c, c]``."""
+    kappa = tf.cast(kappa, dtype.real_dtype)[..., None]
+    n2 = tf.range(cutoff, dtype=dtype.real_dtype) ** 2
+    return tf.linalg.diag(tf.exp(_complex(tf.zeros_like(kappa * n2), kappa * n2, dtype)))
+
+
+GATE_MATRICES = {
+    "D": displacement_matrix,
+    "S": squeezing_matrix,
+    "R": rotation_matrix,
+    "K": kerr_matrix,
+    "BS": beamsplitter_matrix,
+}
+
+
+# ---------------------------------------------------------------------- applying gates
+_LETTERS = string.ascii_letters
+
+
+def apply_single_mode(state: tf.Tensor, matrix: tf.Tensor, mode: int) -> tf.Tensor:
+    """Apply ``matrix`` (``[c, c]`` or batched ``[B, c, c]``) to ``mode`` of ``state [B, c...]``."""
+    n_modes = len(state.shape) - 1
+    axes = _LETTERS[1 : n_modes + 1]
+    out_axes = axes[:mode] + "Z" + axes[mode + 1 :]
+    lhs = ("a" if len(matrix.shape) == 3 else "") + "Z" + axes[mode]
+    return tf.einsum(f"{lhs},a{axes}->a{out_axes}", matrix, state)
+
+
+def skew(pairs: tf.Tensor) -> tf.Tensor:
+    """Regroup ``[L, c, c, R]`` amplitudes ``A[l, p, q, r]`` by total photon number.
+
+    Returns ``[L, c, 2c-1, R]`` with ``S[l, p, N, r] = A[l, p, N - p, r]`` (``N = p + q``),
+    made with a pad and two reshapes (no gather, so the gradient needs no scatter).
+    Entries with ``N - p`` outside ``[0, c)`` are 0.
+    """
+    lead, c, rest = pairs.shape[0], pairs.shape[1], pairs.shape[3]
+    lead = -1 if lead is None else lead
+    padded = tf.pad(pairs, [[0, 0], [0, 0], [0, c], [0, 0]])  # [L, c, 2c, R]
+    flat = tf.reshape(padded, [lead, 2 * c * c, rest])[:, : c * (2 * c - 1)]
+    return tf.reshape(flat, [lead, c, 2 * c - 1, rest])
+
+
+def unskew(skewed: tf.Tensor) -> tf.Tensor:
+    """Inverse of :func:`skew`: ``[L, c, 2c-1, R]`` -> ``[L, c, c, R]``."""
+    lead, c, rest = skewed.shape[0], skewed.shape[1], skewed.shape[3]
+    lead = -1 if lead is None else lead
+    flat = tf.reshape(skewed, [lead, c * (2 * c - 1), rest])
+    flat = tf.pad(flat, [[0, 0], [0, c], [0, 0]])
+    return tf.reshape(flat, [lead, c, 2 * c, rest])[:, :, :c]
+
+
+def photon_number_blocks(cutoff: int) -> np.ndarray:
+    """Flat indices into a zero-padded ``c^4`` gate giving ``block[N, m, p] = Z[m, N-m, p, N-p]``.
+
+    Out-of-range entries point at index ``c^4``, the zero slot appended by the caller.
+    """
+    c = cutoff
+    index = np.full((2 * c - 1, c, c), c**4, dtype=np.int32)
+    for total in range(2 * c - 1):
+        for m in range(c):
+            for p in range(c):
+                n, q = total - m, total - p
+                if 0 <= n < c and 0 <= q < c:
+                    index[total, m, p] = ((m * c + n) * c + p) * c + q
+    return index
+
+
+def blocked_beamsplitter(matrix: tf.Tensor, cutoff: int) -> tf.Tensor:
+    """Dense ``[..., c, c, c, c]`` two-mode gates -> photon-number blocks ``[..., 2c-1, c, c]``.
+
+    A beamsplitter conserves ``p + q``, so ``<m, n|BS|p, q> = 0`` unless ``m + n = p + q``:
+    only the ``2c - 1`` blocks of fixed total ``N`` are kept, ``block[N, m, p]``.
+    """
+    lead = tf.shape(matrix)[:-4]
+    flat = tf.reshape(matrix, tf.concat([lead, [cutoff**4]], 0))
+    flat = tf.pad(flat, [[0, 0]] * (len(matrix.shape) - 4) + [[0, 1]])
+    return tf.gather(flat, photon_number_blocks(cutoff), axis=-1)
+
+
+def apply_two_mode(state: tf.Tensor, blocks: tf.Tensor, modes: tuple[int, int]) -> tf.Tensor:
+    """Apply photon-number blocks ``[2c-1, c, c]`` (or per sample ``[B, 2c-1, c, c]``) to ``modes``.
+
+    The two modes are moved last, the state viewed as ``[B, M, c, c]`` and regrouped by total
+    photon number (:func:`skew`), then each block is one small matrix product. (Measured:
+    faster on CPU than skewing in place, or than the dense ``c^2 x c^2`` product.)
+    """
+    n_modes = len(state.shape) - 1
+    i, j = modes
+    others = [m for m in range(n_modes) if m not in modes]
+    perm = [0] + [m + 1 for m in others] + [i + 1, j + 1]
+    moved = tf.transpose(state, perm)
+    c = state.shape[-1]
+    if len(blocks.shape) == 3:
+        view = tf.reshape(moved, [-1, c, c, 1])
+        out = unskew(tf.einsum("Nmp,LpNR->LmNR", blocks, skew(view)))
+    else:  # a different gate for every sample: keep the batch axis apart
+        per_sample = c ** (n_modes - 2)
+        view = tf.reshape(moved, [-1, c, c, 1])
+        skewed = tf.reshape(skew(view), [-1, per_sample, c, 2 * c - 1])
+        out = tf.einsum("BNmp,BLpN->BLmN", blocks, skewed)
+        out = unskew(tf.reshape(out, [-1, c, 2 * c - 1, 1]))
+    return tf.transpose(tf.reshape(out, tf.shape(moved)), np.argsort(perm))
+
+
+def product_state(vectors: list[tf.Tensor], batch_size) -> tf.Tensor:
+    """Outer product of per-mode vectors (each ``[c]`` or ``[B, c]``) as ``[B, c, ..., c]``."""
+    state = None
+    for k, vec in enumerate(vectors):
+        if len(vec.shape) == 1:
+            vec = tf.broadcast_to(vec, tf.stack([batch_size, vec.shape[0]]))
+        if state is None:
+            state = vec
+            continue
+        axes = _LETTERS[1 : k + 1]
+        state = tf.einsum(f"a{axes},aZ->a{axes}Z", state, vec)
+    return state
+
+
+# ---------------------------------------------------------------------- the engine
+class FockEngine:
+    """Compiled, batched pure-state Fock simulator (the default engine).
+
+    Args:
+        max_memory_bytes: refuse (with a ``ValueError`` naming the memory needed) circuits
+            whose forward and backward pass would need more than this. Default 1.5 GiB,
+            Binder's 2 GB minus room for Python and TensorFlow.
+
+    The engine is stateless; :meth:`ket` is plain TensorFlow and is meant to be called
+    inside ``tf.function(jit_compile=True)`` (the models and trainer do that).
+    """
+
+    name = "fock"
+    compilable = True
+
+    def __init__(self, max_memory_bytes: float = 1.5 * 2**30):
+        self.max_memory_bytes = float(max_memory_bytes)
+
+    def memory_estimate(self, circuit: CVCircuit, batch_size: int, dtype=tf.complex64) -> int:
+        """Bytes the tape keeps for one forward + backward pass: one state per gate, x3."""
+        state = batch_size * circuit.cutoff_dim**circuit.n_modes * tf.as_dtype(dtype).size
+        applications = sum(len(g.modes) == 2 for g in circuit.gates()) + 2 * circuit.n_modes * circuit.layers
+        return int(3 * state * (applications + 2))
+
+    def check_memory(self, circuit: CVCircuit, batch_size: int, dtype=tf.complex64) -> None:
+        """Raise ``ValueError`` when :meth:`memory_estimate` exceeds ``max_memory_bytes``."""
+        need = self.memory_estimate(circuit, batch_size, dtype)
+        if need > self.max_memory_bytes:
+            amplitudes = circuit.cutoff_dim**circuit.n_modes
+            raise ValueError(
+                f"n_modes={circuit.n_modes}, cutoff_dim={circuit.cutoff_dim}, batch {batch_size}: "
+                f"the state has {amplitudes:,} amplitudes per sample and training would need "
+                f"about {need / 2**30:.2f} GiB, over the {self.max_memory_bytes / 2**30:.2f} GiB "
+                "limit (max_memory_bytes). Lower cutoff_dim, n_modes or the batch size."
+            )
+
+    @staticmethod
+    def _param_value(ref, weights, inputs, scale, dtype):
+        real = dtype.real_dtype
+        if ref.source == "w":
+            return tf.cast(weights[ref.group][ref.index], real)
+        if ref.source == "x":
+            return scale * tf.cast(inputs[:, ref.index], real)
+        return tf.constant(ref.value, real)
+
+    def gate_matrices(
+        self,
+        circuit: CVCircuit,
+        weights: Mapping[str, tf.Tensor],
+        inputs: tf.Tensor | None,
+        dtype: tf.DType = tf.complex64,
+    ) -> list[tf.Tensor]:
+        """The matrix of every gate of ``circuit``, built kind by kind in one vectorised call.
+
+        Gates fed by inputs get a batch axis (``[B, c, c]``); the others do not.
+        """
+        gates = circuit.gates()
+        matrices: list[tf.Tensor | None] = [None] * len(gates)
+        groups: dict[tuple[str, bool], list[int]] = {}
+        for i, gate in enumerate(gates):
+            batched = any(ref.source == "x" for ref in gate.params)
+            groups.setdefault((gate.name, batched), []).append(i)
+        for (name, batched), members in groups.items():
+            columns = []
+            for k in range(len(gates[members[0]].params)):
+                values = [
+                    self._param_value(gates[i].params[k], weights, inputs, circuit.encoding_scale, dtype)
+                    for i in members
+                ]
+                if batched:  # per-sample parameters: [K, B]
+                    values = [tf.broadcast_to(v, tf.shape(inputs)[:1]) for v in values]
+                columns.append(tf.stack(values))
+            built = GATE_MATRICES[name](*columns, circuit.cutoff_dim, dtype)
+            if name == "BS":
+                built = blocked_beamsplitter(built, circuit.cutoff_dim)
+            for slot, i in enumerate(members):
+                matrices[i] = built[slot]
+        return matrices
+
+    def ket(
+        self,
+        circuit: CVCircuit,
+        weights: Mapping[str, tf.Tensor],
+        inputs: tf.Tensor | None = None,
+        dtype: tf.DType = tf.complex64,
+        batch_size: int | None = None,
+    ) -> tf.Tensor:
+        """Run ``circuit`` from vacuum and return the ket ``[B, c, ..., c]``.
+
+        ``inputs [B, n_inputs]`` feed the encoding displacements; without inputs the batch
+        size is ``batch_size`` (default 1).
+        """
+        dtype = tf.as_dtype(dtype)
+        if inputs is not None:
+            batch = tf.shape(inputs)[0]
+            static_batch = inputs.shape[0]
+        else:
+            batch = static_batch = batch_size or 1
+        if static_batch is not None:
+            self.check_memory(circuit, int(static_batch), dtype)
+        gates = circuit.gates()
+        matrices = self.gate_matrices(circuit, weights, inputs, dtype)
+        pending: dict[int, tf.Tensor] = {}
+        state = None
+
+        def flush(mode: int) -> None:
+            nonlocal state
+            if mode in pending:
+                state = apply_single_mode(state, pending.pop(mode), mode)
+
+        for gate, matrix in zip(gates, matrices):
+            if len(gate.modes) == 1:
+                mode = gate.modes[0]
+                pending[mode] = matrix if mode not in pending else tf.matmul(matrix, pending[mode])
+                continue
+            if state is None:
+                state = self._initial_state(circuit, pending, batch, dtype)
+            for mode in gate.modes:
+                flush(mode)
+            state = apply_two_mode(state, matrix, gate.modes)
+        if state is None:
+            return self._initial_state(circuit, pending, batch, dtype)
+        for mode in sorted(pending):
+            flush(mode)
+        return state
+
+    @staticmethod
+    def _initial_state(circuit, pending, batch, dtype) -> tf.Tensor:
+        """Vacuum through the pending single-mode gates: column 0 of each mode's matrix."""
+        vacuum = tf.one_hot(0, circuit.cutoff_dim, dtype=dtype)
+        vectors = [pending.pop(m)[..., :, 0] if m in pending else vacuum for m in range(circuit.n_modes)]
+        return product_state(vectors, batch)
+
+
+def flop_estimate(circuit: CVCircuit, batch_size: int) -> float:
+    """Real floating-point operations of one forward pass of ``circuit`` on this engine.
+
+    Counts the state updates only (the dominant cost): a blocked beamsplitter does
+    ``(2c-1) c^2`` complex multiply-adds per amplitude pair group, a fused single-mode gate
+    ``c`` per amplitude; a complex multiply-add is 8 real flops. A training step (forward
+    plus backward) costs about 3x this.
+    """
+    c, n = circuit.cutoff_dim, circuit.n_modes
+    amplitudes_rest = batch_size * c ** (n - 2) if n >= 2 else batch_size
+    two_mode = sum(len(g.modes) == 2 for g in circuit.gates())
+    bs_macs = two_mode * amplitudes_rest * (2 * c - 1) * c * c
+    single_macs = 2 * n * circuit.layers * batch_size * c**n * c
+    return 8.0 * (bs_macs + single_macs)
+
+
+__all__ = [
+    "FockEngine",
+    "apply_single_mode",
+    "apply_two_mode",
+    "beamsplitter_matrix",
+    "blocked_beamsplitter",
+    "displacement_matrix",
+    "flop_estimate",
+    "kerr_matrix",
+    "photon_number_blocks",
+    "rotation_matrix",
+    "squeezing_matrix",
+]

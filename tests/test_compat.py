@@ -1,0 +1,41 @@
+import os
+import subprocess
+import sys
+
+import scipy.integrate
+
+from qgan_lab._compat import import_strawberryfields, patch_scipy_simps
+
+
+def test_simps_alias_is_simpson_and_sf_imports():
+    patch_scipy_simps()
+    assert scipy.integrate.simps is scipy.integrate.simpson or hasattr(scipy.integrate, "simps")
+    sf = import_strawberryfields()
+    assert sf.__version__.startswith("0.23")
+    assert sf.hbar == 2
+
+
+def test_sf_wigner_integration_uses_the_shim():
+    # FockState.x_quad_values integrates with simps: it must run and give a normalised density
+    import numpy as np
+
+    sf = import_strawberryfields()
+    prog = sf.Program(1)
+    with prog.context as q:
+        sf.ops.Dgate(0.4) | q[0]
+    state = sf.Engine("fock", backend_options={"cutoff_dim": 10}).run(prog).state
+    xs = np.linspace(-6, 6, 201)
+    values = state.x_quad_values(0, xs, xs)
+    assert np.isclose(np.trapezoid(values, xs), 1.0, atol=1e-3)
+
+
+def test_import_is_quiet():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    out = subprocess.run(
+        [sys.executable, "-c", "import qgan_lab, tensorflow as tf; tf.constant(1.0) + 1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert out.stdout == "" and out.stderr == "", out.stderr

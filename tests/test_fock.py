@@ -1,0 +1,196 @@
+"""The compiled engine against Strawberry Fields' TF backend, gate by gate and whole circuits."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import rel_err
+
+from qgan_lab.circuits import CVCircuit, GateList, GateSpec, ParamRef
+from qgan_lab.fock import (
+    FockEngine,
+    beamsplitter_matrix,
+    displacement_matrix,
+    flop_estimate,
+    skew,
+    squeezing_matrix,
+    unskew,
+)
+from qgan_lab.observables import quadrature_expectations
+from qgan_lab.sf_engine import StrawberryFieldsEngine
+
+C128 = tf.complex128
+CUTOFF = 5
+# parameters of the gate under test: generic, zero, negative
+GATE_PARAMS = {
+    "D": [(0.3, 0.7), (0.0, 0.0), (-0.45, -1.2)],
+    "S": [(0.2, 0.4), (0.0, 0.0), (-0.3, -2.0)],
+    "BS": [(0.6, 0.3), (0.0, 0.0), (-0.9, -0.5)],
+    "R": [(0.8,), (0.0,), (-1.1,)],
+    "K": [(0.15,), (0.0,), (-0.2,)],
+}
+
+
+def w(index):
+    return ParamRef("w", "g", index)
+
+
+def prepared(gate: GateSpec, batched_from_inputs: bool = False) -> GateList:
+    """Two modes prepared in a non-trivial state (so every Fock level is populated), then ``gate``."""
+    prep = (
+        GateSpec("D", (0,), (ParamRef("w", "prep", 0), ParamRef("w", "prep", 1))),
+        GateSpec("S", (1,), (ParamRef("w", "prep", 2), ParamRef("w", "prep", 3))),
+        GateSpec("D", (1,), (ParamRef("w", "prep", 4), ParamRef("w", "prep", 5))),
+        GateSpec("BS", (0, 1), (ParamRef("w", "prep", 6), ParamRef("w", "prep", 7))),
+    )
+    if batched_from_inputs:  # the gate's first parameter comes from a per-sample input
+        gate = GateSpec(gate.name, gate.modes, (ParamRef("x", index=0),) + gate.params[1:])
+    return GateList(2, CUTOFF, prep + (gate,))
+
+
+def weights_for(params):
+    return {
+        "prep": tf.Variable([0.5, 0.3, 0.25, 0.8, -0.4, 1.1, 0.7, -0.3], dtype=tf.float64),
+        "g": tf.Variable(params, dtype=tf.float64),
+    }
+
+
+def functional(ket):
+    """A real function of the state that depends on amplitudes and phases."""
+    x, p = quadrature_expectations(ket)
+    probs = tf.math.real(ket * tf.math.conj(ket))
+    ramp = tf.reshape(tf.range(CUTOFF**2, dtype=tf.float64), [CUTOFF, CUTOFF])
+    return tf.reduce_sum(x * [1.0, -0.7]) + tf.reduce_sum(p * [0.3, 0.9]) + tf.reduce_sum(probs * ramp)
+
+
+def ket_and_grads(engine, circuit, weights, inputs=None):
+    with tf.GradientTape() as tape:
+        ket = engine.ket(circuit, weights, inputs, C128, batch_size=1)
+        value = functional(ket)
+    return ket.numpy(), [g.numpy() for g in tape.gradient(value, list(weights.values()))]
+
+
+@pytest.mark.parametrize("name", list(GATE_PARAMS))
+def test_gate_state_and_gradients_match_strawberry_fields(name):
+    modes = (0, 1) if name == "BS" else (1,)
+    for params in GATE_PARAMS[name]:
+        gate = GateSpec(name, modes, tuple(w(i) for i in range(len(params))))
+        circuit = prepared(gate)
+        weights = weights_for(params)
+        ket_f, grads_f = ket_and_grads(FockEngine(), circuit, weights)
+        ket_s, grads_s = ket_and_grads(StrawberryFieldsEngine(), circuit, weights)
+        assert np.max(np.abs(ket_f - ket_s)) < 1e-5, (name, params)
+        for gf, gs in zip(grads_f, grads_s):
+            assert np.all(np.isfinite(gf)), (name, params)
+            assert np.max(np.abs(gf - gs)) <= 1e-4 * max(1.0, np.max(np.abs(gs))), (name, params)
+
+
+@pytest.mark.parametrize("name", list(GATE_PARAMS))
+def test_batched_gate_parameters_match_strawberry_fields(name):
+    modes = (0, 1) if name == "BS" else (1,)
+    params = GATE_PARAMS[name][0]
+    gate = GateSpec(name, modes, tuple(w(i) for i in range(len(params))))
+    circuit = prepared(gate, batched_from_inputs=True)
+    inputs = tf.constant([[0.4], [0.0], [-0.7]], dtype=tf.float64)  # 3 samples, 3 gate strengths
+    weights = weights_for(params)
+    ket_f = FockEngine().ket(circuit, weights, inputs, C128).numpy()
+    ket_s = StrawberryFieldsEngine().ket(circuit, weights, inputs, C128).numpy()
+    assert ket_f.shape == (3, CUTOFF, CUTOFF)
+    assert np.max(np.abs(ket_f - ket_s)) < 1e-5
+
+
+def test_unbatched_strawberry_fields_run_agrees():
+    """Against SF without batch_size (its plain single-state mode)."""
+    from qgan_lab._compat import import_strawberryfields
+
+    sf = import_strawberryfields()
+    circuit = CVCircuit(3, 1, 5)
+    weights = {k: tf.constant(v) for k, v in circuit.init_weights(3, 0.7, 0.3).items()}
+    eng = sf.Engine("tf", backend_options={"cutoff_dim": 5, "dtype": C128})
+    args = {k: tf.constant(v) for k, v in circuit.program_args(weights).items()}
+    ket_s = eng.run(circuit.to_program(), args=args).state.ket().numpy()
+    ket_f = FockEngine().ket(circuit, weights, None, C128, batch_size=1).numpy()[0]
+    assert np.max(np.abs(ket_f - ket_s)) < 1e-5
+
+
+def test_matrices_match_thewalrus_recurrences():
+    from thewalrus.fock_gradients import beamsplitter, displacement, squeezing
+
+    for a, b in [(0.3, 0.7), (-0.8, 2.5), (0.0, 0.0)]:
+        for ours, ref in [
+            (displacement_matrix, displacement),
+            (squeezing_matrix, squeezing),
+            (beamsplitter_matrix, beamsplitter),
+        ]:
+            got = ours(tf.constant(a, tf.float64), tf.constant(b, tf.float64), 7, C128).numpy()
+            assert np.max(np.abs(got - ref(a, b, 7))) < 1e-12
+
+
+def test_truncated_matrices_are_not_expm_of_truncated_generators():
+    """Exact truncation differs from expm(truncated generator): we must match the former."""
+    from scipy.linalg import expm
+
+    c, r = 4, 0.6
+    a = np.diag(np.sqrt(np.arange(1, c)), 1)
+    naive = expm(r * (a.T - a))
+    exact = displacement_matrix(tf.constant(r, tf.float64), tf.constant(0.0, tf.float64), c, C128).numpy()
+    assert np.max(np.abs(naive - exact)) > 1e-3
+
+
+def test_skew_round_trip_groups_by_photon_number():
+    c = 4
+    pairs = np.arange(2 * c * c, dtype=np.float64).reshape(2, c, c, 1) + 1
+    skewed = skew(tf.constant(pairs)).numpy()
+    for p in range(c):
+        for total in range(2 * c - 1):
+            q = total - p
+            expected = pairs[:, p, q, 0] if 0 <= q < c else 0.0
+            assert np.all(skewed[:, p, total, 0] == expected)
+    assert np.array_equal(unskew(tf.constant(skewed)).numpy(), pairs)
+
+
+def test_whole_circuit_and_gradients_match_sf_including_second_order():
+    circuit = CVCircuit(2, 2, 5, n_inputs=2)
+    init = circuit.init_weights(7, 0.4, 0.2)
+    x = tf.constant([[0.3, -0.5], [1.0, 0.2]], dtype=tf.float64)
+
+    def run(engine):
+        weights = {k: tf.Variable(v) for k, v in init.items()}
+        inputs = tf.Variable(x)
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                xq, _ = quadrature_expectations(engine.ket(circuit, weights, inputs, C128))
+                score = tf.reduce_sum(xq)
+            grad_x = inner.gradient(score, inputs)
+            penalty = tf.reduce_sum(grad_x**2)
+        second = outer.gradient(penalty, list(weights.values()))
+        return xq.numpy(), grad_x.numpy(), [g.numpy() for g in second]
+
+    xf, gxf, secf = run(FockEngine())
+    xs, gxs, secs = run(StrawberryFieldsEngine())
+    assert np.max(np.abs(xf - xs)) < 1e-6
+    assert rel_err(gxf, gxs) < 1e-6
+    assert (
+        rel_err(np.concatenate([s.ravel() for s in secf]), np.concatenate([s.ravel() for s in secs])) < 1e-4
+    )
+
+
+def test_memory_limit_names_the_memory_needed():
+    engine = FockEngine()
+    big = CVCircuit(6, 2, 15)
+    with pytest.raises(ValueError, match=r"GiB"):
+        engine.check_memory(big, 16)
+    engine.check_memory(CVCircuit(2, 2, 15), 16)  # 2 modes at cutoff 15: fine
+    engine.check_memory(CVCircuit(4, 2, 8), 16)  # 4 modes at cutoff 8: fine
+
+
+def test_larger_sizes_run():
+    for circuit in (CVCircuit(2, 1, 15, n_inputs=2), CVCircuit(4, 1, 8, n_inputs=4)):
+        weights = {k: tf.constant(v, tf.float32) for k, v in circuit.init_weights(0).items()}
+        x = tf.random.normal([4, circuit.n_inputs])
+        ket = FockEngine().ket(circuit, weights, x)
+        assert ket.shape == (4,) + (circuit.cutoff_dim,) * circuit.n_modes
+        assert np.all(np.isfinite(ket.numpy()))
+
+
+def test_flop_estimate_grows_with_size():
+    assert flop_estimate(CVCircuit(4, 2, 6), 16) > flop_estimate(CVCircuit(2, 2, 6), 16) > 0

@@ -1,0 +1,170 @@
+"""Generator and discriminator: shapes, gradient flow, finite differences, engines, bad input."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import rel_err
+
+from qgan_lab.gradients import finite_difference_gradient, gradient_flow_report
+from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator, combiner_matrix
+
+
+def guide_models(**kwargs):
+    g = PureQuantumGenerator(latent_dim=4, output_dim=2, n_modes=4, layers=2, cutoff_dim=6, seed=0, **kwargs)
+    d = PureQuantumDiscriminator(input_dim=2, n_modes=2, layers=2, cutoff_dim=6, seed=1, **kwargs)
+    return g, d
+
+
+def test_shapes_dtypes_and_batch_mode():
+    g, d = guide_models()
+    z = tf.random.normal([16, 4])
+    samples, measurements = g.generate_with_measurements(z)
+    assert samples.shape == (16, 2) and samples.dtype == tf.float32
+    assert measurements.shape == (16, 2)
+    assert d.discriminate(samples).shape == (16, 1)
+    # one batched evaluation equals sample-by-sample evaluation
+    one_by_one = np.concatenate([g.generate(z[i : i + 1]).numpy() for i in range(4)])
+    assert np.allclose(g.generate(z[:4]), one_by_one, atol=1e-5)
+    g64 = PureQuantumGenerator(4, 2, 4, 2, 6, seed=0, dtype=tf.complex128)
+    assert g64.generate(z).dtype == tf.float64
+
+
+def test_modules_track_variables_for_checkpoints(tmp_path):
+    g, _ = guide_models()
+    assert len(g.trainable_variables) == len(g.circuit.group_sizes()) == 20
+    ckpt = tf.train.Checkpoint(generator=g)
+    path = ckpt.write(str(tmp_path / "g"))
+    before = g.get_weights()
+    for v in g.trainable_variables:
+        v.assign(tf.zeros_like(v))
+    ckpt.read(path).assert_consumed()
+    assert all(np.array_equal(before[k], g.get_weights()[k]) for k in before)
+
+
+def test_combiner_reads_every_mode():
+    m = combiner_matrix(4, 2)
+    assert np.allclose(m, [[2**-0.5, 0], [0, 2**-0.5], [2**-0.5, 0], [0, 2**-0.5]])
+    assert np.allclose(combiner_matrix(3, 1).T @ combiner_matrix(3, 1), 1.0)  # balanced: unit norm
+
+
+def test_every_variable_gets_a_finite_nonzero_gradient_at_initialisation():
+    g, d = guide_models()
+    z, x = tf.random.normal([16, 4]), tf.random.normal([16, 2])
+    with tf.GradientTape(persistent=True) as tape:
+        g_loss = tf.reduce_mean(d.discriminate(g.generate(z)))
+        d_loss = tf.reduce_mean(d.discriminate(x))
+    for loss, model in [(g_loss, g), (d_loss, d)]:
+        report = gradient_flow_report(
+            tape.gradient(loss, model.trainable_variables), model.trainable_variables
+        )
+        assert [r["status"] for r in report] == ["ok"] * len(report), report
+
+
+def _fd_check(model, loss_of_output, inputs):
+    variables = model.trainable_variables
+
+    def loss_fn():
+        return loss_of_output(model.forward(inputs)["output"])
+
+    with tf.GradientTape() as tape:
+        loss = loss_fn()
+    auto = np.concatenate([g.numpy().ravel() for g in tape.gradient(loss, variables)])
+    fd = np.concatenate([g.ravel() for g in finite_difference_gradient(loss_fn, variables, eps=1e-5)])
+    return auto, fd
+
+
+def test_generator_and_discriminator_gradients_match_finite_differences():
+    g = PureQuantumGenerator(4, 2, 4, 2, 6, seed=3, dtype=tf.complex128, passive_std=0.5, active_std=0.2)
+    d = PureQuantumDiscriminator(2, 2, 2, 6, seed=4, dtype=tf.complex128, passive_std=0.5, active_std=0.2)
+    z = tf.constant(np.random.default_rng(0).normal(size=(4, 4)))
+    x = tf.constant(np.random.default_rng(1).normal(size=(4, 2)))
+    weights = tf.constant([[0.7], [-1.3]], tf.float64)
+    auto, fd = _fd_check(g, lambda out: tf.reduce_sum(tf.sin(out) @ weights), z)
+    assert rel_err(auto, fd) < 1e-3
+    auto, fd = _fd_check(d, lambda out: tf.reduce_sum(out**2), x)
+    assert rel_err(auto, fd) < 1e-3
+
+
+def test_gradient_penalty_second_order_gradient_matches_finite_differences():
+    d = PureQuantumDiscriminator(2, 2, 1, 5, seed=5, dtype=tf.complex128, passive_std=0.5, active_std=0.2)
+    x = tf.constant(np.random.default_rng(2).normal(size=(3, 2)))
+
+    def penalty():
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            score = d.discriminate(x)
+        grad_norm = tf.norm(inner.gradient(score, x), axis=1)
+        return tf.reduce_mean((grad_norm - 1.0) ** 2)
+
+    with tf.GradientTape() as tape:
+        value = penalty()
+    auto = np.concatenate([g.numpy().ravel() for g in tape.gradient(value, d.trainable_variables)])
+    fd = np.concatenate([g.ravel() for g in finite_difference_gradient(penalty, d.trainable_variables, 1e-5)])
+    assert rel_err(auto, fd) < 1e-3
+
+
+def test_engines_give_the_same_outputs_and_gradients():
+    g_f = PureQuantumGenerator(2, 2, 2, 2, 5, seed=8, engine="fock", dtype=tf.complex128)
+    g_s = PureQuantumGenerator(2, 2, 2, 2, 5, seed=8, engine="sf", dtype=tf.complex128)
+    z = tf.constant(np.random.default_rng(3).normal(size=(3, 2)))
+    results = []
+    for g in (g_f, g_s):
+        with tf.GradientTape() as tape:
+            out = g.generate(z)
+            loss = tf.reduce_sum(out * [1.0, -2.0])
+        results.append(
+            (
+                out.numpy(),
+                np.concatenate([v.numpy().ravel() for v in tape.gradient(loss, g.trainable_variables)]),
+            )
+        )
+    assert np.max(np.abs(results[0][0] - results[1][0])) < 1e-8
+    assert rel_err(results[0][1], results[1][1]) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((3, 5)), r"z must have shape \[batch, 4\]"),
+        (np.zeros((4,)), r"z must have shape"),
+        (np.zeros((0, 4)), "at least one row"),
+        (np.array([[0.0, np.nan, 0.0, 0.0]]), "NaN or inf"),
+        (np.array([[0.0, np.inf, 0.0, 0.0]]), "NaN or inf"),
+    ],
+)
+def test_bad_latent_vectors(bad, match):
+    g, _ = guide_models()
+    with pytest.raises(ValueError, match=match):
+        g.generate(bad)
+
+
+def test_bad_discriminator_input_and_types():
+    _, d = guide_models()
+    with pytest.raises(ValueError, match=r"x must have shape \[batch, 2\]"):
+        d.discriminate(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="x must be"):
+        d.discriminate(np.array([["a", "b"]]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(cutoff_dim=1), "cutoff_dim"),
+        (dict(n_modes=0), "n_modes"),
+        (dict(latent_dim=9), "latent_dim"),
+        (dict(output_dim=9), "output_dim"),
+        (dict(engine="qiskit"), "engine"),
+        (dict(dtype=tf.float32), "dtype"),
+    ],
+)
+def test_bad_generator_configuration(kwargs, match):
+    config = dict(latent_dim=4, output_dim=2, n_modes=4, layers=2, cutoff_dim=6)
+    config.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        PureQuantumGenerator(**config)
+
+
+def test_memory_error_is_raised_before_simulating():
+    g = PureQuantumGenerator(4, 2, 6, 1, 12, seed=0)
+    with pytest.raises(ValueError, match="GiB"):
+        g.generate(tf.zeros([64, 4]))
