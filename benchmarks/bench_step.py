@@ -1,0 +1,159 @@
+"""Time one training step three ways, in the same run, and print medians and ratios.
+
+    python benchmarks/bench_step.py [--repeats N] [--sf-repeats N] [--batch B]
+
+(a) plain Strawberry Fields: its TF backend, outputs from ``state.quad_expectation`` per mode;
+(b) Strawberry Fields' TF backend, observables read from the ket (<x> = 2 Re<a>);
+(c) qgan-lab's compiled Fock engine under ``tf.function(jit_compile=True)``.
+
+Steps: the generator step of the guide's configuration (latent 4, output 2, 4 modes, 2
+layers, cutoff 6; forward, Wasserstein generator loss through the critic, gradients of all
+generator parameters) and a discriminator step (2 modes, 2 layers, cutoff 6; Wasserstein
+critic loss plus the WGAN gradient penalty, gradients of all critic parameters). The first
+call of (c) compiles and is not timed; it is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import qgan_lab  # noqa: F401  (quiet TF, SciPy shim)
+from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
+from qgan_lab.fock import flop_estimate
+from qgan_lab.models import check_batch
+
+
+def sf_quad_forward(model, inputs):
+    """Model output the plain Strawberry Fields way: ``state.quad_expectation`` per mode."""
+    inputs = check_batch(inputs, "inputs", model.circuit.n_inputs, model.real_dtype)
+    state = model.engine.run(model.circuit, model.weights, inputs, model.dtype)
+    x = tf.stack([state.quad_expectation(m)[0] for m in range(model.n_modes)], axis=1)
+    return model.output_scale * (x @ model._combiner)
+
+
+def ket_forward(model, inputs):
+    return model.forward(inputs)["output"]
+
+
+def make_steps(gen, disc, forward, lambda_gp=10.0):
+    def g_step(z):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(forward(disc, forward(gen, z)))
+        return loss, tape.gradient(loss, gen.trainable_variables)
+
+    def d_step(real, z, alpha):
+        with tf.GradientTape() as tape:
+            fake = forward(gen, z)
+            inter = alpha * real + (1.0 - alpha) * fake
+            with tf.GradientTape() as inner:
+                inner.watch(inter)
+                score = forward(disc, inter)
+            norm = tf.sqrt(tf.reduce_sum(inner.gradient(score, inter) ** 2, axis=1) + 1e-12)
+            penalty = tf.reduce_mean((norm - 1.0) ** 2)
+            loss = (
+                tf.reduce_mean(forward(disc, fake))
+                - tf.reduce_mean(forward(disc, real))
+                + lambda_gp * penalty
+            )
+        return loss, tape.gradient(loss, disc.trainable_variables)
+
+    return g_step, d_step
+
+
+def median_time(fn, args, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        loss, grads = fn(*args)
+        _ = float(loss), [g.numpy() for g in grads]
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), loss
+
+
+def matmul_gflops(size=512, repeats=20):
+    """Measured float32 matmul throughput of this machine (a practical peak)."""
+    a = tf.random.normal([size, size])
+    f = tf.function(lambda x: x @ x @ x @ x, jit_compile=True)
+    f(a).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        f(a).numpy()
+    return 3 * 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=50, help="timed calls of the compiled engine")
+    parser.add_argument("--sf-repeats", type=int, default=3, help="timed calls of each SF variant")
+    parser.add_argument("--batch", type=int, default=16)
+    args = parser.parse_args()
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}")
+    rng = np.random.default_rng(0)
+    z = tf.constant(rng.normal(size=(args.batch, 4)), tf.float32)
+    real = tf.constant(rng.normal(size=(args.batch, 2)), tf.float32)
+    alpha = tf.constant(rng.uniform(size=(args.batch, 1)), tf.float32)
+
+    def models(engine):
+        gen = PureQuantumGenerator(4, 2, 4, 2, 6, seed=0, engine=engine)
+        disc = PureQuantumDiscriminator(2, 2, 2, 6, seed=1, engine=engine)
+        return gen, disc
+
+    gen_c, disc_c = models("fock")
+    gen_s, disc_s = models("sf")
+    gen_s.set_weights(gen_c.get_weights())
+    disc_s.set_weights(disc_c.get_weights())
+
+    g_c, d_c = make_steps(gen_c, disc_c, lambda m, x: m._forward_impl(x)["output"])
+    g_c, d_c = tf.function(g_c, jit_compile=True), tf.function(d_c, jit_compile=True)
+    variants = {
+        "(a) SF quad_expectation": make_steps(gen_s, disc_s, sf_quad_forward),
+        "(b) SF ket observables": make_steps(gen_s, disc_s, ket_forward),
+    }
+
+    results = {}
+    for which, call_args in (("generator", (z,)), ("discriminator+GP", (real, z, alpha))):
+        index = 0 if which == "generator" else 1
+        start = time.perf_counter()
+        compiled = (g_c, d_c)[index]
+        compiled(*call_args)
+        compile_s = time.perf_counter() - start
+        t_c, loss_c = median_time(compiled, call_args, args.repeats)
+        rows = {"(c) compiled Fock engine": (t_c, float(loss_c))}
+        for name, steps in variants.items():
+            t, loss = median_time(steps[index], call_args, args.sf_repeats)
+            rows[name] = (t, float(loss))
+        results[which] = rows
+        print(f"\n{which} step, batch {args.batch} (compile of (c): {compile_s:.1f} s, not timed)")
+        print(f"  {'variant':<28}{'median':>12}{'loss':>12}{'ratio to (c)':>15}")
+        for name, (t, loss) in rows.items():
+            print(f"  {name:<28}{t * 1e3:>10.2f}ms{loss:>12.5f}{t / t_c:>14.1f}x")
+
+    t_gen = results["generator"]["(c) compiled Fock engine"][0]
+    # generator circuit + critic on the fakes, ~3x for forward + backward
+    flops = 3 * (flop_estimate(gen_c.circuit, args.batch) + flop_estimate(disc_c.circuit, args.batch))
+    peak = matmul_gflops()
+    floor = flops / peak / 1e9
+    print(
+        f"\nFLOP estimate of the generator step: {flops / 1e6:.1f} MFLOP; measured {t_gen * 1e3:.2f} ms = "
+        f"{flops / t_gen / 1e9:.2f} GFLOP/s; this machine's float32 matmul: {peak:.1f} GFLOP/s "
+        f"(arithmetic floor {floor * 1e3:.2f} ms, measured is {t_gen / floor:.0f}x that)"
+    )
+    gen_rows = results["generator"]
+    ratio_a = gen_rows["(a) SF quad_expectation"][0] / t_gen
+    ratio_b = gen_rows["(b) SF ket observables"][0] / t_gen
+    print(
+        f"generator step: {ratio_a:.0f}x faster than (a) [target 300x], {ratio_b:.0f}x than (b) [target 30x]"
+    )
+
+
+if __name__ == "__main__":
+    main()

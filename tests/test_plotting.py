@@ -1,0 +1,61 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from qgan_lab.circuits import CVCircuit
+from qgan_lab.plotting import (
+    plot_fock_distribution,
+    plot_samples,
+    plot_training_dashboard,
+    plot_wigner,
+    reduced_density_matrix,
+    wigner,
+)
+from qgan_lab.sf_engine import StrawberryFieldsEngine
+
+
+def test_wigner_and_reduced_density_matrix_match_strawberry_fields():
+    circuit = CVCircuit(2, 1, 6, n_inputs=2)
+    weights = {k: tf.constant(v) for k, v in circuit.init_weights(2, 0.7, 0.3).items()}
+    state = StrawberryFieldsEngine().run(circuit, weights, tf.constant([[0.6, -0.4]]), tf.complex128)
+    ket = state.ket().numpy()
+    xvec = np.linspace(-4, 4, 41)
+    for mode in range(2):
+        rho = reduced_density_matrix(ket, mode)
+        assert np.allclose(rho, state.reduced_dm(mode).numpy(), atol=1e-10)
+        assert np.allclose(wigner(rho, xvec, xvec), state.wigner(mode, xvec, xvec), atol=1e-10)
+    with pytest.raises(ValueError, match="mode"):
+        reduced_density_matrix(ket, 2)
+
+
+def test_vacuum_wigner_is_the_hbar2_gaussian():
+    rho = np.zeros((4, 4))
+    rho[0, 0] = 1
+    x = np.linspace(-3, 3, 7)
+    expected = np.exp(-(x[None, :] ** 2 + x[:, None] ** 2) / 2) / (2 * np.pi)
+    assert np.allclose(wigner(rho, x, x), expected)
+
+
+def test_plots_draw():
+    import matplotlib.pyplot as plt
+
+    ket = np.zeros((1, 5), complex)
+    ket[0, 1] = 1
+    fig, axes = plt.subplots(1, 3)
+    plot_fock_distribution(ket, 0, ax=axes[0])
+    assert axes[0].get_title() == "mode 0: trace = 1.0000"
+    plot_wigner(ket, 0, ax=axes[1], points=21)
+    plot_samples(np.random.normal(size=(20, 2)), np.random.normal(size=(20, 2)), ax=axes[2])
+    history = {
+        "g_loss": [1.0, 0.5],
+        "d_loss": [0.2, 0.1],
+        "g_gradients": [20, 20],
+        "d_gradients": [20, 20],
+        "w_distance": [0.3, 0.2],
+    }
+    dash = plot_training_dashboard(history, np.zeros((5, 2)), np.ones((5, 2)), 20, 20)
+    assert len(dash.axes) == 4
+    plt.close("all")
