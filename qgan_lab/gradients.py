@@ -42,7 +42,7 @@ def finite_difference_gradient(
         raise ValueError(f"eps must be positive, got {eps}")
     grads = []
     for var in variables:
-        original = var.numpy().copy()
+        original = np.array(var.numpy(), copy=True)
         grad = np.zeros(original.shape, dtype=np.float64)
         try:
             for index in np.ndindex(*original.shape):

@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import rel_err
+
+from qgan_lab.gradients import finite_difference_gradient
+from qgan_lab.losses import (
+    BinaryCrossEntropyLoss,
+    QuantumMeasurementLoss,
+    QuantumWassersteinLoss,
+    entropy_regularization,
+    gradient_penalty,
+    make_loss,
+    physics_regularization,
+)
+from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator
+
+
+def linear_critic(w, b=0.3):
+    w = tf.constant(w, tf.float64)
+    return lambda x: tf.matmul(x, w[:, None]) + b
+
+
+def test_gradient_penalty_of_linear_critics_is_analytic():
+    real = tf.constant(np.random.default_rng(0).normal(size=(8, 3)))
+    fake = tf.constant(np.random.default_rng(1).normal(size=(8, 3)))
+    w = np.array([0.5, -2.0, 1.0])
+    assert np.isclose(gradient_penalty(real, fake, linear_critic(w)), (np.linalg.norm(w) - 1) ** 2)
+    unit = w / np.linalg.norm(w)
+    assert abs(float(gradient_penalty(real, fake, linear_critic(unit)))) < 1e-10
+
+
+def test_wasserstein_sign_conventions():
+    loss = QuantumWassersteinLoss(lambda_gp=0.0)
+    real_out, fake_out = tf.constant([[2.0], [3.0]]), tf.constant([[0.0], [1.0]])
+    out = loss.discriminator_loss(real_out, fake_out, None, None, None)
+    assert np.isclose(out["w_distance"], 2.0)  # E[D(real)] - E[D(fake)] > 0 when the critic separates
+    assert np.isclose(out["total_loss"], -2.0)  # the critic minimises -W
+    g = loss.generator_loss(fake_out)
+    assert np.isclose(g["base_loss"], -0.5) and np.isclose(g["total_loss"], -0.5)
+
+
+def test_entropy_regulariser_extremes():
+    uniform = tf.zeros([4, 5])
+    peaked = tf.constant([[50.0, 0, 0, 0, 0]] * 4)
+    assert np.isclose(entropy_regularization(uniform), -np.log(5))  # maximal entropy: the minimum
+    assert abs(float(entropy_regularization(peaked))) < 1e-12 + 1e-15  # one outcome: 0
+    random = tf.constant(np.random.default_rng(0).normal(size=(4, 5)), tf.float32)
+    assert -np.log(5) <= float(entropy_regularization(random)) <= 0
+
+
+def test_physics_regulariser_is_zero_inside_the_bound_and_grows_outside():
+    inside = [tf.Variable([1.0, -4.9]), tf.Variable([0.0])]
+    assert float(physics_regularization(inside)) == 0.0
+    values = [float(physics_regularization([tf.constant([6.0 + k, 0.0])])) for k in range(3)]
+    assert values == pytest.approx([0.5, 1.0, 1.5])
+
+
+def test_measurement_loss_terms():
+    loss = QuantumMeasurementLoss()
+    generated = tf.constant([[0.0, 1.0], [2.0, 3.0]])
+    real = tf.constant([[1.0, 2.0], [1.0, 2.0]])
+    out = loss.compute_loss(generated, real, [tf.constant([1.0, 3.0])])
+    assert np.isclose(out["distribution_loss"], 0.0)
+    assert np.isclose(out["diversity_loss"], -1.0)
+    assert np.isclose(out["param_reg"], 0.01 * 5.0)
+    assert np.isclose(out["total_loss"], -0.1 + 0.05)
+    with pytest.raises(ValueError, match="same number"):
+        loss.compute_loss(generated, tf.zeros([2, 3]))
+
+
+def test_bce_non_saturating():
+    bce = BinaryCrossEntropyLoss()
+    logits = tf.constant([[0.0]])
+    assert np.isclose(bce.generator_loss(logits)["total_loss"], np.log(2))
+    assert np.isclose(bce.discriminator_loss(logits, logits)["total_loss"], 2 * np.log(2))
+
+
+def test_unknown_loss_name():
+    with pytest.raises(ValueError, match="loss_type must be one of"):
+        make_loss("hinge")
+    assert isinstance(make_loss("bce"), BinaryCrossEntropyLoss)
+
+
+def test_loss_gradients_match_finite_differences_on_quantum_models():
+    g = PureQuantumGenerator(2, 2, 2, 1, 5, seed=0, dtype=tf.complex128, passive_std=0.5, active_std=0.2)
+    d = PureQuantumDiscriminator(2, 2, 1, 5, seed=1, dtype=tf.complex128, passive_std=0.5, active_std=0.2)
+    rng = np.random.default_rng(0)
+    z, real = tf.constant(rng.normal(size=(4, 2))), tf.constant(rng.normal(size=(4, 2)))
+    alpha = tf.constant(rng.uniform(size=(4, 1)))
+    wgan = QuantumWassersteinLoss(lambda_gp=10.0, lambda_entropy=0.5, lambda_physics=1.0)
+    measurement, bce = QuantumMeasurementLoss(), BinaryCrossEntropyLoss()
+
+    def d_wgan():
+        fake = g.generate(z)
+        return wgan.discriminator_loss(d.discriminate(real), d.discriminate(fake), real, fake, d, alpha)[
+            "total_loss"
+        ]
+
+    def g_wgan():
+        fake, meas = g.generate_with_measurements(z)
+        return wgan.generator_loss(d.discriminate(fake), meas, g.trainable_variables)["total_loss"]
+
+    def g_measurement():
+        return measurement.compute_loss(g.generate_with_measurements(z)[1], real, g.trainable_variables)[
+            "total_loss"
+        ]
+
+    def d_bce():
+        return bce.discriminator_loss(d.discriminate(real), d.discriminate(g.generate(z)))["total_loss"]
+
+    def g_bce():
+        return bce.generator_loss(d.discriminate(g.generate(z)))["total_loss"]
+
+    for loss_fn, model in [(d_wgan, d), (g_wgan, g), (g_measurement, g), (d_bce, d), (g_bce, g)]:
+        with tf.GradientTape() as tape:
+            value = loss_fn()
+        auto = np.concatenate([x.numpy().ravel() for x in tape.gradient(value, model.trainable_variables)])
+        fd = np.concatenate(
+            [x.ravel() for x in finite_difference_gradient(loss_fn, model.trainable_variables, 1e-5)]
+        )
+        assert rel_err(auto, fd) < 1e-3, loss_fn.__name__
