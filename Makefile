@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PINS := $(VENV)/constraints.txt
 export QGAN_LAB_FAST ?= 1
+# quiet TensorFlow in every process and kernel (qgan_lab sets the same when imported first)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_ENABLE_ONEDNN_OPTS ?= 0
 
 .PHONY: install lab test unit notebooks lint format demo bench bench-train clean
 

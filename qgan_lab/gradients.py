@@ -220,3 +220,16 @@ class QuantumGradientManager:
             "backup_rate": self.backup_steps / steps,
             "clip_rate": self.clipped_steps / steps,
         }
+
+
+def guide_random_backup(variables: Sequence[tf.Variable], backup_std: float = 0.01) -> list[tf.Tensor]:
+    """The guide's "backup gradients": noise scaled by the mean parameter magnitude.
+
+    Kept only so ``04_gradient_manager`` can show what it does to training. It is **not** a
+    gradient: it does not depend on the loss at all.
+    """
+    out = []
+    for var in variables:
+        magnitude = tf.maximum(tf.abs(tf.reduce_mean(var)), 1e-3)
+        out.append(tf.random.normal(var.shape, stddev=magnitude * backup_std, dtype=var.dtype))
+    return out
