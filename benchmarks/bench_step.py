@@ -56,11 +56,7 @@ def make_steps(gen, disc, forward, lambda_gp=10.0):
                 score = forward(disc, inter)
             norm = tf.sqrt(tf.reduce_sum(inner.gradient(score, inter) ** 2, axis=1) + 1e-12)
             penalty = tf.reduce_mean((norm - 1.0) ** 2)
-            loss = (
-                tf.reduce_mean(forward(disc, fake))
-                - tf.reduce_mean(forward(disc, real))
-                + lambda_gp * penalty
-            )
+            loss = tf.reduce_mean(forward(disc, fake)) - tf.reduce_mean(forward(disc, real)) + lambda_gp * penalty
         return loss, tape.gradient(loss, disc.trainable_variables)
 
     return g_step, d_step
@@ -88,9 +84,7 @@ def matmul_gflops(size=512, repeats=20):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=50, help="timed calls of the compiled engine")
     parser.add_argument("--sf-repeats", type=int, default=3, help="timed calls of each SF variant")
     parser.add_argument("--batch", type=int, default=16)
@@ -150,9 +144,7 @@ def main() -> None:
     gen_rows = results["generator"]
     ratio_a = gen_rows["(a) SF quad_expectation"][0] / t_gen
     ratio_b = gen_rows["(b) SF ket observables"][0] / t_gen
-    print(
-        f"generator step: {ratio_a:.0f}x faster than (a) [target 300x], {ratio_b:.0f}x than (b) [target 30x]"
-    )
+    print(f"generator step: {ratio_a:.0f}x faster than (a) [target 300x], {ratio_b:.0f}x than (b) [target 30x]")
 
 
 if __name__ == "__main__":

@@ -58,3 +58,23 @@ def import_strawberryfields() -> ModuleType:
         warnings.simplefilter("ignore", DeprecationWarning)
         import strawberryfields as sf
     return sf
+
+
+def release_memory() -> bool:
+    """Hand freed heap pages back to the operating system (glibc ``malloc_trim``).
+
+    Compiling an XLA function needs a few hundred MB for a moment; glibc keeps that memory
+    mapped after it is freed, so the *next* compilation would start from a higher base. The
+    trainer calls this after each compilation, which keeps the peak resident memory of a
+    training process under Binder's limit. Returns False where glibc is not available.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        return bool(ctypes.CDLL(name).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -263,9 +263,7 @@ class CVCircuit(ProgramMixin):
         p = f"L{layer}"
         modes = range(self.n_modes)
         gates = self.interferometer_gates(f"{p}_int1")
-        gates += [
-            GateSpec("S", (m,), (ParamRef("w", f"{p}_squeeze_r", m), ParamRef("c", value=0.0))) for m in modes
-        ]
+        gates += [GateSpec("S", (m,), (ParamRef("w", f"{p}_squeeze_r", m), ParamRef("c", value=0.0))) for m in modes]
         gates += self.interferometer_gates(f"{p}_int2")
         for m in modes:
             r, phi = ParamRef("w", f"{p}_disp_r", m), ParamRef("w", f"{p}_disp_phi", m)
@@ -302,9 +300,7 @@ class GateList(ProgramMixin):
             if gate.name not in GATE_NAMES:
                 raise ValueError(f"unknown gate {gate.name!r}; expected one of {sorted(GATE_NAMES)}")
             if any(not 0 <= m < self.n_modes for m in gate.modes):
-                raise ValueError(
-                    f"gate {gate.name} acts on modes {gate.modes}, outside 0..{self.n_modes - 1}"
-                )
+                raise ValueError(f"gate {gate.name} acts on modes {gate.modes}, outside 0..{self.n_modes - 1}")
 
     def gates(self) -> tuple[GateSpec, ...]:
         return self.gate_specs

@@ -62,6 +62,7 @@ def make_data_generator(
     def data_generator() -> tf.Tensor:
         return tf.constant(mixture.sample(int(batch_size), rng))
 
+    data_generator.rng = rng  # type: ignore[attr-defined]  (checkpoints save its state)
     data_generator.target = mixture  # type: ignore[attr-defined]
     data_generator.batch_size = int(batch_size)  # type: ignore[attr-defined]
     return data_generator

@@ -63,7 +63,7 @@ def gradient_status(gradient: Any) -> str:
     """``"None"``, ``"nan"`` (any NaN/inf), ``"zero"`` (all exactly 0) or ``"ok"``."""
     if gradient is None:
         return "None"
-    values = np.asarray(tf.convert_to_tensor(gradient))
+    values = np.asarray(gradient)
     if not np.all(np.isfinite(values)):
         return "nan"
     if not np.any(values):
@@ -148,10 +148,11 @@ class QuantumGradientManager:
         Without ``loss_fn`` a bad gradient stays ``None`` and that variable is not updated.
         """
         variables = list(variables)
-        self.last_report = gradient_flow_report(gradients, variables)
+        arrays = [None if g is None else np.asarray(g) for g in gradients]
+        self.last_report = gradient_flow_report(arrays, variables)
         bad = [row["status"] in ("None", "nan") for row in self.last_report]
         self.total_steps += 1
-        out: list[Any] = [None if b else tf.convert_to_tensor(g) for g, b in zip(gradients, bad)]
+        out: list[Any] = [None if b else a for a, b in zip(arrays, bad)]
         if any(bad):
             self.nan_steps += 1
             n_bad = sum(bad)
@@ -162,7 +163,7 @@ class QuantumGradientManager:
                     loss_fn, [variables[i] for i in targets], self.finite_difference_eps
                 )
                 for i, est in zip(targets, estimates):
-                    out[i] = tf.convert_to_tensor(est, dtype=variables[i].dtype)
+                    out[i] = est.astype(variables[i].dtype.as_numpy_dtype)
                 self.backup_steps += 1
                 logger.warning(
                     "%d/%d gradients were None or non-finite; replaced %d by finite differences",
@@ -176,30 +177,38 @@ class QuantumGradientManager:
         for i, grad in enumerate(out):
             if grad is None:
                 continue
-            if not np.all(np.isfinite(grad.numpy())):  # a finite-difference estimate may fail too
+            if not np.all(np.isfinite(grad)):  # a finite-difference estimate may fail too
                 out[i] = None
                 continue
-            norm = float(tf.norm(grad))
+            norm = float(np.linalg.norm(grad))
             if norm > self.max_gradient_norm:
                 out[i] = grad * (self.max_gradient_norm / norm)
                 clipped = True
         self.clipped_steps += int(clipped)
-        return out
+        return [None if g is None else tf.convert_to_tensor(g) for g in out]
 
     def apply_gradients_safely(
-        self, optimizer: Any, gradients: Sequence[Any], variables: Sequence[tf.Variable]
+        self,
+        optimizer: Any,
+        gradients: Sequence[Any],
+        variables: Sequence[tf.Variable],
+        apply_fn: Callable[[list[tf.Tensor]], Any] | None = None,
     ) -> bool:
-        """Apply the finite gradients; skip (return False, never raise) if there are none."""
-        pairs = [
-            (g, v)
-            for g, v in zip(gradients, variables)
-            if g is not None and np.all(np.isfinite(np.asarray(g)))
-        ]
+        """Apply the finite gradients; skip (return False, never raise) if there are none.
+
+        ``apply_fn(gradients)``, if given, is used when *every* gradient is present and
+        finite (the trainer passes a compiled ``optimizer.apply``: an eager Keras update of
+        20 variables costs more than the whole compiled training step).
+        """
+        pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None and np.all(np.isfinite(np.asarray(g)))]
         if not pairs:
             self.skipped_steps += 1
             logger.warning("no finite gradient to apply; optimizer step skipped")
             return False
         try:
+            if apply_fn is not None and len(pairs) == len(variables):
+                apply_fn([g for g, _ in pairs])
+                return True
             optimizer.apply_gradients(pairs)
         except Exception as exc:  # report, never crash a long training run
             self.skipped_steps += 1

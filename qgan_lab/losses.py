@@ -34,9 +34,7 @@ def _score_fn(discriminator: Any) -> Callable[[tf.Tensor], tf.Tensor]:
         return discriminator.discriminate
     if callable(discriminator):
         return discriminator
-    raise TypeError(
-        f"discriminator must have .discriminate() or be callable, got {type(discriminator).__name__}"
-    )
+    raise TypeError(f"discriminator must have .discriminate() or be callable, got {type(discriminator).__name__}")
 
 
 def _flatten_params(params: Any) -> tf.Tensor:
@@ -177,9 +175,7 @@ class QuantumMeasurementLoss:
     distribution: notebook 03 shows this against the adversarial losses.
     """
 
-    def __init__(
-        self, measurement_weight: float = 1.0, distribution_weight: float = 0.1, param_weight: float = 0.01
-    ):
+    def __init__(self, measurement_weight: float = 1.0, distribution_weight: float = 0.1, param_weight: float = 0.01):
         self.measurement_weight = float(measurement_weight)
         self.distribution_weight = float(distribution_weight)
         self.param_weight = float(param_weight)
@@ -222,12 +218,8 @@ class BinaryCrossEntropyLoss:
         self, real_output: tf.Tensor, fake_output: tf.Tensor, *_: Any, **__: Any
     ) -> dict[str, tf.Tensor]:
         """``total_loss``, ``real_loss``, ``fake_loss``."""
-        real_loss = tf.reduce_mean(
-            tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_output), real_output)
-        )
-        fake_loss = tf.reduce_mean(
-            tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_output), fake_output)
-        )
+        real_loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_output), real_output))
+        fake_loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_output), fake_output))
         return {"total_loss": real_loss + fake_loss, "real_loss": real_loss, "fake_loss": fake_loss}
 
     def generator_loss(self, fake_output: tf.Tensor, *_: Any, **__: Any) -> dict[str, tf.Tensor]:

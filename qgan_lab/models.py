@@ -103,9 +103,7 @@ class QuantumCircuitModel(tf.Module):
         n_columns = n_modes if output_dim <= n_modes else 2 * n_modes
         self._combiner = tf.constant(combiner_matrix(n_columns, output_dim), self.real_dtype)
         init = self.circuit.init_weights(seed, passive_std, active_std)
-        self.weights = {
-            key: tf.Variable(value, dtype=self.real_dtype, name=key) for key, value in init.items()
-        }
+        self.weights = {key: tf.Variable(value, dtype=self.real_dtype, name=key) for key, value in init.items()}
         self._jit = bool(jit_compile and self.engine.compilable)
         impl = self._forward_impl
         self._forward = tf.function(impl, jit_compile=True, reduce_retracing=True) if self._jit else impl
@@ -146,9 +144,7 @@ class QuantumCircuitModel(tf.Module):
         for key, value in weights.items():
             value = np.asarray(value)
             if value.shape != tuple(self.weights[key].shape):
-                raise ValueError(
-                    f"weights[{key!r}] must have shape {self.weights[key].shape}, got {value.shape}"
-                )
+                raise ValueError(f"weights[{key!r}] must have shape {self.weights[key].shape}, got {value.shape}")
             self.weights[key].assign(value)
 
     # ------------------------------------------------------------------ simulation
@@ -203,8 +199,7 @@ class PureQuantumGenerator(QuantumCircuitModel):
         _check_int("latent_dim", latent_dim, 1)
         if latent_dim > 2 * n_modes:
             raise ValueError(
-                f"latent_dim={latent_dim} cannot be encoded on n_modes={n_modes}: "
-                f"at most 2 * n_modes = {2 * n_modes}"
+                f"latent_dim={latent_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
             )
         kwargs.setdefault("name", "generator")
         super().__init__(latent_dim, output_dim, n_modes, layers, cutoff_dim, **kwargs)
@@ -243,8 +238,7 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         _check_int("input_dim", input_dim, 1)
         if input_dim > 2 * n_modes:
             raise ValueError(
-                f"input_dim={input_dim} cannot be encoded on n_modes={n_modes}: "
-                f"at most 2 * n_modes = {2 * n_modes}"
+                f"input_dim={input_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
             )
         kwargs.setdefault("name", "discriminator")
         super().__init__(input_dim, 1, n_modes, layers, cutoff_dim, **kwargs)

@@ -169,9 +169,7 @@ def test_whole_circuit_and_gradients_match_sf_including_second_order():
     xs, gxs, secs = run(StrawberryFieldsEngine())
     assert np.max(np.abs(xf - xs)) < 1e-6
     assert rel_err(gxf, gxs) < 1e-6
-    assert (
-        rel_err(np.concatenate([s.ravel() for s in secf]), np.concatenate([s.ravel() for s in secs])) < 1e-4
-    )
+    assert rel_err(np.concatenate([s.ravel() for s in secf]), np.concatenate([s.ravel() for s in secs])) < 1e-4
 
 
 def test_memory_limit_names_the_memory_needed():

@@ -93,18 +93,14 @@ def test_loss_gradients_match_finite_differences_on_quantum_models():
 
     def d_wgan():
         fake = g.generate(z)
-        return wgan.discriminator_loss(d.discriminate(real), d.discriminate(fake), real, fake, d, alpha)[
-            "total_loss"
-        ]
+        return wgan.discriminator_loss(d.discriminate(real), d.discriminate(fake), real, fake, d, alpha)["total_loss"]
 
     def g_wgan():
         fake, meas = g.generate_with_measurements(z)
         return wgan.generator_loss(d.discriminate(fake), meas, g.trainable_variables)["total_loss"]
 
     def g_measurement():
-        return measurement.compute_loss(g.generate_with_measurements(z)[1], real, g.trainable_variables)[
-            "total_loss"
-        ]
+        return measurement.compute_loss(g.generate_with_measurements(z)[1], real, g.trainable_variables)["total_loss"]
 
     def d_bce():
         return bce.discriminator_loss(d.discriminate(real), d.discriminate(g.generate(z)))["total_loss"]
@@ -116,7 +112,5 @@ def test_loss_gradients_match_finite_differences_on_quantum_models():
         with tf.GradientTape() as tape:
             value = loss_fn()
         auto = np.concatenate([x.numpy().ravel() for x in tape.gradient(value, model.trainable_variables)])
-        fd = np.concatenate(
-            [x.ravel() for x in finite_difference_gradient(loss_fn, model.trainable_variables, 1e-5)]
-        )
+        fd = np.concatenate([x.ravel() for x in finite_difference_gradient(loss_fn, model.trainable_variables, 1e-5)])
         assert rel_err(auto, fd) < 1e-3, loss_fn.__name__

@@ -54,9 +54,7 @@ def test_every_variable_gets_a_finite_nonzero_gradient_at_initialisation():
         g_loss = tf.reduce_mean(d.discriminate(g.generate(z)))
         d_loss = tf.reduce_mean(d.discriminate(x))
     for loss, model in [(g_loss, g), (d_loss, d)]:
-        report = gradient_flow_report(
-            tape.gradient(loss, model.trainable_variables), model.trainable_variables
-        )
+        report = gradient_flow_report(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         assert [r["status"] for r in report] == ["ok"] * len(report), report
 
 

@@ -48,9 +48,7 @@ def test_coherent_state_analytic_values():
     alpha, c = 0.6 + 0.2j, 25
     from math import factorial
 
-    amps = np.array(
-        [np.exp(-(abs(alpha) ** 2) / 2) * alpha**k / np.sqrt(float(factorial(k))) for k in range(c)]
-    )
+    amps = np.array([np.exp(-(abs(alpha) ** 2) / 2) * alpha**k / np.sqrt(float(factorial(k))) for k in range(c)])
     ket = tf.constant(amps[None], tf.complex128)
     x, p = quadrature_expectations(ket)
     assert np.allclose([x[0, 0], p[0, 0]], [2 * alpha.real, 2 * alpha.imag], atol=1e-10)

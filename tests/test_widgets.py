@@ -19,3 +19,12 @@ def test_bad_slider_specs():
         make_slider("r", (0.0, 1.0))
     with pytest.raises(ValueError, match="outside"):
         make_slider("r", (0.0, 1.0, 0.1, 2.0))
+
+
+def test_training_panel_button_calls_run_with_the_controls():
+    from qgan_lab.widgets import training_panel
+
+    calls = []
+    panel = training_panel(lambda **kw: calls.append(kw), epochs=3)
+    panel.button.click()
+    assert calls == [dict(loss_type="wasserstein", n_critic=5, learning_rate_g=1e-3, learning_rate_d=1e-3, epochs=3)]

@@ -1,0 +1,101 @@
+"""Callbacks run by the trainer at the end of every epoch.
+
+``QuantumGANCallback`` is the guide's hook, ``on_epoch_end(epoch, trainer, logs)``; subclass
+it. Built in: the guide's two checks, split into :class:`ModeCollapseMonitor` and
+:class:`LearningRateRule` (:func:`guide_callbacks` gives both), and :class:`EarlyStopping`.
+Taught in ``05_training_loop``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class QuantumGANCallback:
+    """Base class: override :meth:`on_epoch_end` (``epoch`` counts from 1)."""
+
+    def on_epoch_end(self, epoch: int, trainer: Any, logs: dict[str, float] | None = None) -> None:
+        """Called after each epoch with that epoch's summary in ``logs``."""
+
+
+class ModeCollapseMonitor(QuantumGANCallback):
+    """Warn when the generated samples' total variance drops below ``threshold`` (guide: 0.1)."""
+
+    def __init__(self, threshold: float = 0.1, n_samples: int = 100):
+        self.threshold = float(threshold)
+        self.n_samples = int(n_samples)
+        self.collapsed_epochs: list[int] = []
+
+    def on_epoch_end(self, epoch, trainer, logs=None):
+        samples = trainer.sample(self.n_samples).numpy()
+        variance = float(np.var(samples, axis=0).sum())
+        if logs is not None:
+            logs["sample_variance"] = variance
+        if variance < self.threshold:
+            self.collapsed_epochs.append(epoch)
+            logger.warning("Potential mode collapse at epoch %d: sample variance %.4f", epoch, variance)
+
+
+class LearningRateRule(QuantumGANCallback):
+    """The guide's rule: after ``start_epoch``, if ``|g_loss| > factor * |d_loss|``, multiply the
+    generator's learning rate by ``decay``. (Magnitudes, because Wasserstein losses are signed.)"""
+
+    def __init__(self, start_epoch: int = 50, factor: float = 10.0, decay: float = 0.9):
+        self.start_epoch, self.factor, self.decay = int(start_epoch), float(factor), float(decay)
+        self.changes: list[tuple[int, float]] = []
+
+    def on_epoch_end(self, epoch, trainer, logs=None):
+        if logs is None or epoch <= self.start_epoch:
+            return
+        if abs(logs["g_loss"]) > self.factor * abs(logs["d_loss"]):
+            new = float(np.asarray(trainer.g_optimizer.learning_rate)) * self.decay
+            trainer.g_optimizer.learning_rate = new  # Keras assigns to its variable
+            self.changes.append((epoch, new))
+            logger.info("Reduced generator learning rate to %.3g", new)
+
+
+class EarlyStopping(QuantumGANCallback):
+    """Stop when ``logs[monitor]`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, monitor: str = "val_w1", patience: int = 10, min_delta: float = 0.0, mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, int(patience), float(min_delta), mode
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch = 0
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, trainer, logs=None):
+        if not logs or self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which the trainer did not log "
+                f"(available: {sorted(logs or {})}); pass validation_data to train() for val_* metrics"
+            )
+        value = logs[self.monitor]
+        better = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        if better:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+            logger.info(
+                "Early stopping at epoch %d: best %s = %.4f at epoch %d",
+                epoch,
+                self.monitor,
+                self.best,
+                self.best_epoch,
+            )
+
+
+def guide_callbacks() -> list[QuantumGANCallback]:
+    """The guide's example callback: mode-collapse warning and learning-rate rule."""
+    return [ModeCollapseMonitor(), LearningRateRule()]

@@ -1,0 +1,89 @@
+"""Headless training: ``python -m qgan_lab train --config bimodal [overrides]``.
+
+Writes into ``--output-dir``: ``config.json`` (architecture), ``checkpoints/``, ``history.json``,
+``plots/qgan_training_epoch_N.png``, ``final_generated_samples.npy``, ``evaluation.json`` and
+``report.txt``. ``--resume`` continues a run from its newest checkpoint. Taught in
+``05_training_loop``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qgan_lab", description="Train quantum GANs headlessly.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a QGAN from a preset or a TOML config")
+    train.add_argument("--config", default="bimodal", help="preset name or path to a .toml file (default: bimodal)")
+    train.add_argument("--epochs", type=int, help="total epochs (a resumed run counts earlier ones)")
+    train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--loss-type", choices=["wasserstein", "measurement", "bce"])
+    train.add_argument("--seed", type=int)
+    train.add_argument("--output-dir", default="runs/bimodal", help="where results go (default: runs/bimodal)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --output-dir")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub.add_parser("presets", help="list the bundled presets")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train as the arguments say; returns the evaluation report."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from .config import build, load_config, with_overrides
+    from .training import format_report
+
+    cfg = with_overrides(
+        load_config(args.config),
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        loss_type=args.loss_type,
+        seed=args.seed,
+    )
+    trainer, data_generator, validation, centers = build(cfg)
+    train = cfg["training"]
+    output_dir = Path(args.output_dir)
+    started = time.perf_counter()
+    trainer.train(
+        data_generator,
+        epochs=int(train["epochs"]),
+        steps_per_epoch=int(train["steps_per_epoch"]),
+        latent_dim=trainer.latent_dim,
+        validation_data=validation,
+        save_interval=int(train.get("save_interval", 10)),
+        plot_interval=int(train.get("plot_interval", 5)),
+        output_dir=output_dir,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    report = trainer.evaluate(validation, centers, output_dir=output_dir)
+    report["wall_time_s"] = time.perf_counter() - started
+    (output_dir / "run_config.json").write_text(json.dumps(cfg, indent=2))
+    print(format_report(report), end="")
+    print(f"wall time: {report['wall_time_s']:.1f} s; results in {output_dir}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    if args.command == "presets":
+        from .config import presets
+
+        print("\n".join(presets()))
+        return 0
+    try:
+        run_train(args)
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,120 @@
+"""Run configurations: TOML presets (``qgan_lab/presets``) or files, validated.
+
+Used by the headless command (:mod:`qgan_lab.cli`) and ``05_training_loop``.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRESETS_DIR = Path(__file__).parent / "presets"
+SECTIONS = {
+    "data": {"target", "batch_size", "validation_samples"},
+    "generator": {
+        "latent_dim",
+        "output_dim",
+        "n_modes",
+        "layers",
+        "cutoff_dim",
+        "encoding_scale",
+        "output_scale",
+        "passive_std",
+        "active_std",
+    },
+    "discriminator": {"input_dim", "n_modes", "layers", "cutoff_dim", "encoding_scale", "passive_std", "active_std"},
+    "training": {
+        "loss_type",
+        "epochs",
+        "steps_per_epoch",
+        "n_critic",
+        "learning_rate_g",
+        "learning_rate_d",
+        "beta_1",
+        "save_interval",
+        "plot_interval",
+        "seed",
+    },
+    "loss": None,  # free: keyword arguments of the loss class
+}
+
+
+def presets() -> list[str]:
+    """Names of the bundled presets."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_config(config: str | Path) -> dict[str, Any]:
+    """A preset name (``"bimodal"``) or a TOML file path, checked for unknown sections and keys."""
+    path = Path(config)
+    if not path.suffix:
+        if str(config) not in presets():
+            raise ValueError(f"unknown preset {config!r}; presets: {presets()} (or give a .toml path)")
+        path = PRESETS_DIR / f"{config}.toml"
+    if not path.exists():
+        raise ValueError(f"config file {path} does not exist")
+    cfg = tomllib.loads(path.read_text())
+    validate_config(cfg)
+    return cfg
+
+
+def validate_config(cfg: dict[str, Any]) -> None:
+    """``ValueError`` naming any unknown or missing section or key."""
+    unknown = set(cfg) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown config sections {sorted(unknown)}; expected {sorted(SECTIONS)}")
+    for section, keys in SECTIONS.items():
+        if section not in cfg:
+            if section == "loss":
+                continue
+            raise ValueError(f"config is missing the [{section}] section")
+        if keys is not None:
+            extra = set(cfg[section]) - keys
+            if extra:
+                raise ValueError(f"unknown keys {sorted(extra)} in [{section}]; allowed: {sorted(keys)}")
+
+
+def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A copy with ``training``/``data`` values replaced where an override is not None."""
+    out = copy.deepcopy(cfg)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section = "data" if key in SECTIONS["data"] else "training"
+        if key not in SECTIONS[section]:
+            raise ValueError(f"cannot override {key!r}")
+        out[section][key] = value
+    return out
+
+
+def build(cfg: dict[str, Any]):
+    """Models, trainer, data generator, validation set and mixture centres from a config."""
+    from .data import centers_of, make_data_generator, validation_set
+    from .models import PureQuantumDiscriminator, PureQuantumGenerator
+    from .training import QuantumGANTrainer
+
+    train, data = cfg["training"], cfg["data"]
+    seed = int(train.get("seed", 0))
+    generator = PureQuantumGenerator(seed=seed, **cfg["generator"])
+    discriminator = PureQuantumDiscriminator(seed=seed + 1, **cfg["discriminator"])
+    trainer = QuantumGANTrainer(
+        generator,
+        discriminator,
+        train.get("loss_type", "wasserstein"),
+        n_critic=int(train.get("n_critic", 5)),
+        learning_rate_g=float(train.get("learning_rate_g", 1e-3)),
+        learning_rate_d=float(train.get("learning_rate_d", 1e-3)),
+        beta_1=float(train.get("beta_1", 0.5)),
+        loss_kwargs=cfg.get("loss") if train.get("loss_type", "wasserstein") == "wasserstein" else None,
+        seed=seed,
+    )
+    data_generator = make_data_generator(data["target"], int(data["batch_size"]), seed=seed)
+    validation = validation_set(data["target"], int(data.get("validation_samples", 5000)))
+    return trainer, data_generator, validation, centers_of(data["target"])

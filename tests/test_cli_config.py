@@ -1,0 +1,81 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qgan_lab.config import load_config, presets, validate_config, with_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bimodal_preset_is_the_guides_configuration():
+    cfg = load_config("bimodal")
+    assert "bimodal" in presets()
+    assert cfg["generator"] == {
+        **cfg["generator"],
+        "latent_dim": 4,
+        "output_dim": 2,
+        "n_modes": 4,
+        "layers": 2,
+        "cutoff_dim": 6,
+    }
+    assert cfg["discriminator"]["n_modes"] == 2 and cfg["training"]["n_critic"] == 5
+    assert (
+        cfg["training"]["epochs"] == 100
+        and cfg["training"]["steps_per_epoch"] == 50
+        and cfg["data"]["batch_size"] == 16
+    )
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown preset"):
+        load_config("nope")
+    with pytest.raises(ValueError, match="unknown keys"):
+        validate_config({**load_config("bimodal"), "training": {"epochz": 3}})
+    with pytest.raises(ValueError, match="missing"):
+        validate_config({"data": {}})
+    cfg = with_overrides(load_config("bimodal"), epochs=3, batch_size=8, seed=None)
+    assert cfg["training"]["epochs"] == 3 and cfg["data"]["batch_size"] == 8 and cfg["training"]["seed"] == 0
+
+
+def test_cli_writes_every_output(tmp_path):
+    from test_training import TINY_TOML
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML.format(cutoff=4, steps=2))
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "qgan_lab",
+        "train",
+        "--config",
+        str(config),
+        "--epochs",
+        "2",
+        "--output-dir",
+        str(out),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "Epoch 2: G_loss=" in result.stdout and "mode coverage" in result.stdout
+    for name in (
+        "config.json",
+        "history.json",
+        "evaluation.json",
+        "report.txt",
+        "final_generated_samples.npy",
+        "run_config.json",
+        "plots/qgan_training_epoch_2.png",
+        "checkpoints/ckpt-2.index",
+    ):
+        assert (out / name).exists(), name
+    assert json.loads((out / "evaluation.json").read_text())["epochs"] == 2
+
+
+def test_cli_reports_bad_config_clearly():
+    result = subprocess.run(
+        [sys.executable, "-m", "qgan_lab", "train", "--config", "nope"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 2 and "unknown preset 'nope'" in result.stderr
