@@ -224,11 +224,12 @@ class QuantumGANTrainer:
 
     def train_discriminator_step(self, real_batch: Any, z_batch: Any, alpha: Any = None) -> dict[str, Any]:
         """One critic update on ``real_batch`` against ``G(z_batch)``; returns its metrics."""
-        real = tf.convert_to_tensor(real_batch, tf.float32)
-        z = tf.convert_to_tensor(z_batch, tf.float32)
+        fake, trace = self._sample_with_trace(tf.convert_to_tensor(z_batch, tf.float32))
+        return self._critic_update(tf.convert_to_tensor(real_batch, tf.float32), fake, trace, alpha)
+
+    def _critic_update(self, real: tf.Tensor, fake: tf.Tensor, trace: tf.Tensor, alpha: Any = None) -> dict[str, Any]:
         if alpha is None:
             alpha = self.rng.uniform([real.shape[0], 1])
-        fake, trace = self._sample_with_trace(z)
         losses, grads = self._d_step(real, fake, alpha)
         return self._apply("d", losses, grads, trace, lambda: self._d_loss_only(real, fake, alpha))
 
@@ -265,8 +266,11 @@ class QuantumGANTrainer:
                 skipped += 1
                 continue
             batch = real.shape[0]
-            for _ in range(self.n_critic):
-                d = self.train_discriminator_step(real, self.rng.normal([batch, latent_dim]))
+            # the generator does not change during the critic updates: make all their fakes at once
+            fakes, trace = self._sample_with_trace(self.rng.normal([self.n_critic * batch, latent_dim]))
+            real = tf.constant(real)
+            for k in range(self.n_critic):
+                d = self._critic_update(real, fakes[k * batch : (k + 1) * batch], trace)
                 skipped += d["skipped"]
                 if not d["skipped"]:
                     for key in ("d_loss", "w_distance", "gradient_penalty"):
