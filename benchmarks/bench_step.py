@@ -25,7 +25,7 @@ import tensorflow as tf
 
 import qgan_lab  # noqa: F401  (quiet TF, SciPy shim)
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.fock import flop_estimate
+from qgan_lab.fock import FockEngine, flop_estimate
 from qgan_lab.models import check_batch
 
 
@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50, help="timed calls of the compiled engine")
     parser.add_argument("--sf-repeats", type=int, default=3, help="timed calls of each SF variant")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--two-mode", choices=["dense", "blocked"], default="dense", help="compiled engine's beamsplitters"
+    )
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}")
@@ -101,7 +104,7 @@ def main() -> None:
         disc = PureQuantumDiscriminator(2, 2, 2, 6, seed=1, engine=engine)
         return gen, disc
 
-    gen_c, disc_c = models("fock")
+    gen_c, disc_c = models(FockEngine(two_mode=args.two_mode))
     gen_s, disc_s = models("sf")
     gen_s.set_weights(gen_c.get_weights())
     disc_s.set_weights(disc_c.get_weights())
@@ -126,14 +129,14 @@ def main() -> None:
             t, loss = median_time(steps[index], call_args, args.sf_repeats)
             rows[name] = (t, float(loss))
         results[which] = rows
-        print(f"\n{which} step, batch {args.batch} (compile of (c): {compile_s:.1f} s, not timed)")
+        print(f"\n{which} step, batch {args.batch}, two-mode gates {args.two_mode} (compile of (c): {compile_s:.1f} s)")
         print(f"  {'variant':<28}{'median':>12}{'loss':>12}{'ratio to (c)':>15}")
         for name, (t, loss) in rows.items():
             print(f"  {name:<28}{t * 1e3:>10.2f}ms{loss:>12.5f}{t / t_c:>14.1f}x")
 
     t_gen = results["generator"]["(c) compiled Fock engine"][0]
     # generator circuit + critic on the fakes, ~3x for forward + backward
-    flops = 3 * (flop_estimate(gen_c.circuit, args.batch) + flop_estimate(disc_c.circuit, args.batch))
+    flops = 3 * sum(flop_estimate(m.circuit, args.batch, args.two_mode) for m in (gen_c, disc_c))
     peak = matmul_gflops()
     floor = flops / peak / 1e9
     print(

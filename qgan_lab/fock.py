@@ -448,18 +448,18 @@ class FockEngine:
         return product_state(vectors, batch)
 
 
-def flop_estimate(circuit: CVCircuit, batch_size: int) -> float:
+def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") -> float:
     """Real floating-point operations of one forward pass of ``circuit`` on this engine.
 
-    Counts the state updates only (the dominant cost): a blocked beamsplitter does
-    ``(2c-1) c^2`` complex multiply-adds per amplitude pair group, a fused single-mode gate
-    ``c`` per amplitude; a complex multiply-add is 8 real flops. A training step (forward
-    plus backward) costs about 3x this.
+    Counts the state updates only (the dominant cost): per group of ``c^2`` two-mode
+    amplitudes a dense beamsplitter does ``c^4`` complex multiply-adds, a blocked one
+    ``(2c-1) c^2``; a fused single-mode gate ``c`` per amplitude; a complex multiply-add is
+    8 real flops. A training step (forward plus backward) costs about 3x this.
     """
     c, n = circuit.cutoff_dim, circuit.n_modes
     amplitudes_rest = batch_size * c ** (n - 2) if n >= 2 else batch_size
-    two_mode = sum(len(g.modes) == 2 for g in circuit.gates())
-    bs_macs = two_mode * amplitudes_rest * (2 * c - 1) * c * c
+    per_group = (2 * c - 1) * c * c if two_mode == "blocked" else c**4
+    bs_macs = sum(len(g.modes) == 2 for g in circuit.gates()) * amplitudes_rest * per_group
     single_macs = 2 * n * circuit.layers * batch_size * c**n * c
     return 8.0 * (bs_macs + single_macs)
 

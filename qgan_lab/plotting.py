@@ -106,6 +106,7 @@ def plot_training_dashboard(
     n_generator_variables: int | None = None,
     n_discriminator_variables: int | None = None,
     fig: Any = None,
+    title: str | None = None,
 ):
     """The guide's 2x2 figure: losses, gradient flow, samples vs real data, Wasserstein estimate."""
     import matplotlib.pyplot as plt
@@ -134,5 +135,7 @@ def plot_training_dashboard(
     axes[1, 1].set(title="Wasserstein estimate (critic)", xlabel="epoch", ylabel="E[D(real)] - E[D(fake)]")
     for ax in axes.ravel():
         ax.grid(True, alpha=0.3)
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.96) if title else (0, 0, 1, 1))
     return fig

@@ -562,8 +562,8 @@ class _Dashboard:
             len(self.trainer.generator.trainable_variables),
             len(self.trainer.discriminator.trainable_variables),
             fig=self.fig,
+            title=f"epoch {epoch}",
         )
-        self.fig.suptitle(f"epoch {epoch}")
         if self.output_dir is not None:
             (self.output_dir / "plots").mkdir(parents=True, exist_ok=True)
             self.fig.savefig(self.output_dir / "plots" / f"qgan_training_epoch_{epoch}.png", dpi=100)

@@ -192,3 +192,27 @@ def test_larger_sizes_run():
 
 def test_flop_estimate_grows_with_size():
     assert flop_estimate(CVCircuit(4, 2, 6), 16) > flop_estimate(CVCircuit(2, 2, 6), 16) > 0
+
+
+def test_blocked_and_dense_two_mode_gates_agree_including_per_sample_beamsplitters():
+    circuit = CVCircuit(3, 1, 5, n_inputs=3)
+    weights = {k: tf.constant(v) for k, v in circuit.init_weights(1, 0.8, 0.3).items()}
+    x = tf.constant(np.random.default_rng(0).normal(size=(4, 3)))
+    dense = FockEngine(two_mode="dense").ket(circuit, weights, x, C128).numpy()
+    blocked = FockEngine(two_mode="blocked").ket(circuit, weights, x, C128).numpy()
+    assert np.max(np.abs(dense - blocked)) < 1e-12
+    gate = GateSpec("BS", (0, 1), (w(0), w(1)))
+    per_sample = prepared(gate, batched_from_inputs=True)
+    inputs = tf.constant([[0.4], [-0.7]], dtype=tf.float64)
+    kets = [
+        FockEngine(two_mode=m).ket(per_sample, weights_for((0.6, 0.3)), inputs, C128).numpy()
+        for m in ("dense", "blocked")
+    ]
+    assert np.max(np.abs(kets[0] - kets[1])) < 1e-12
+    with pytest.raises(ValueError, match="two_mode"):
+        FockEngine(two_mode="sparse")
+
+
+def test_flop_estimate_counts_fewer_multiplications_for_blocked_gates():
+    circuit = CVCircuit(4, 2, 6)
+    assert flop_estimate(circuit, 16, "dense") > 2 * flop_estimate(circuit, 16, "blocked")
