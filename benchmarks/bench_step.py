@@ -20,10 +20,12 @@ import os
 import platform
 import time
 
+import qgan_lab  # noqa: F401  (first: quiet TensorFlow, SciPy shim)
+
+# isort: split
 import numpy as np
 import tensorflow as tf
 
-import qgan_lab  # noqa: F401  (quiet TF, SciPy shim)
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
 from qgan_lab.fock import FockEngine, flop_estimate
 from qgan_lab.models import check_batch

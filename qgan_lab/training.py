@@ -544,16 +544,17 @@ class _Dashboard:
     """The guide's 2x2 figure: saved as PNG, and redrawn in place in a notebook if ``live``."""
 
     def __init__(self, trainer: QuantumGANTrainer, validation: Any, live: bool, output_dir: Path | None):
-        import matplotlib.pyplot as plt
-
-        self.plt = plt
         self.trainer, self.validation, self.live, self.output_dir = trainer, validation, live, output_dir
-        self.fig = plt.figure(figsize=(11, 8))
+        self.fig = None  # created at the first update: matplotlib stays out of memory while XLA compiles
         self.handle = None
 
     def update(self, epoch: int) -> None:
+        import matplotlib.pyplot as plt
+
         from .plotting import plot_training_dashboard
 
+        if self.fig is None:
+            self.fig = plt.figure(figsize=(11, 8))
         generated = self.trainer._sample(self.trainer._plot_z).numpy()
         plot_training_dashboard(
             self.trainer.metrics_history,
@@ -576,4 +577,7 @@ class _Dashboard:
                 self.handle.update(self.fig)
 
     def close(self) -> None:
-        self.plt.close(self.fig)
+        if self.fig is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self.fig)
