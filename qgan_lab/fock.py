@@ -272,10 +272,9 @@ class FockEngine:
             Binder's 2 GB minus room for Python and TensorFlow.
         two_mode: ``"dense"`` applies each beamsplitter as one ``c^2 x c^2`` einsum;
             ``"blocked"`` uses photon-number conservation (about 3x fewer multiplications,
-            but more, smaller operations). Measured on 2 CPU cores with XLA (guide
-            configuration): dense was faster (generator step 8.9 vs 10.2 ms) and compiled with
-            less memory (peak 1.47 vs 1.59 GiB), so it is the default; run
-            ``benchmarks/bench_step.py --two-mode blocked`` to compare on your machine.
+            but more, smaller operations). On 2 CPU cores with XLA the dense form measured
+            faster for the guide's configuration, so it is the default; compare on your
+            machine with ``benchmarks/bench_step.py --two-mode blocked``.
 
     The engine is stateless; :meth:`ket` is plain TensorFlow and is meant to be called
     inside ``tf.function(jit_compile=True)`` (the models and trainer do that).

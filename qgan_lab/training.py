@@ -232,11 +232,14 @@ class QuantumGANTrainer:
         grads = tape.gradient(surrogate, self.generator.trainable_variables)
         return regs, grads, tf.reduce_min(fake["trace"])
 
-    def _g_step(self, z, real):
-        """Generator losses, gradients and smallest trace (split as above when a critic is involved)."""
+    def _g_step(self, z, real, samples=None):
+        """Generator losses, gradients and smallest trace (split as above when a critic is involved).
+
+        ``samples`` may pass ``G(z)`` if it was already computed with the current weights.
+        """
         if self.loss_type == "measurement":
             return self._g_step_whole(z, real)
-        base, upstream = self._critic_vjp(self._sample(z))
+        base, upstream = self._critic_vjp(self._sample(z) if samples is None else samples)
         regs, grads, trace = self._generator_vjp(z, upstream)
         losses = {"total_loss": base + regs["total_loss"], "base_loss": base}
         losses.update({k: v for k, v in regs.items() if k in ("entropy_reg", "physics_reg")})
@@ -273,12 +276,15 @@ class QuantumGANTrainer:
         losses, grads = self._d_step(real, fake, alpha)
         return self._apply("d", losses, grads, trace, lambda: self._d_loss_only(real, fake, alpha))
 
-    def train_generator_step(self, z_batch: Any, real_batch: Any = None) -> dict[str, Any]:
-        """One generator update; ``real_batch`` is needed by the measurement loss only."""
+    def train_generator_step(self, z_batch: Any, real_batch: Any = None, samples: Any = None) -> dict[str, Any]:
+        """One generator update; ``real_batch`` is needed by the measurement loss only.
+
+        ``samples``, if given, must be ``G(z_batch)`` under the current weights (saves a pass).
+        """
         z = tf.convert_to_tensor(z_batch, tf.float32)
         real = tf.zeros([z.shape[0], self.generator.output_dim]) if real_batch is None else real_batch
         real = tf.convert_to_tensor(real, tf.float32)
-        losses, grads, trace = self._g_step(z, real)
+        losses, grads, trace = self._g_step(z, real, samples)
         return self._apply("g", losses, grads, trace, lambda: self._g_loss_only(z, real))
 
     def sample(self, n: int, z: Any = None) -> tf.Tensor:
@@ -306,8 +312,10 @@ class QuantumGANTrainer:
                 skipped += 1
                 continue
             batch = real.shape[0]
-            # the generator does not change during the critic updates: make all their fakes at once
-            fakes, trace = self._sample_with_trace(self.rng.normal([self.n_critic * batch, latent_dim]))
+            # the generator does not change during the critic updates: one generator pass makes
+            # the fakes of all of them, and the samples its own update starts from
+            zs = self.rng.normal([(self.n_critic + 1) * batch, latent_dim])
+            fakes, trace = self._sample_with_trace(zs)
             real = tf.constant(real)
             for k in range(self.n_critic):
                 d = self._critic_update(real, fakes[k * batch : (k + 1) * batch], trace)
@@ -318,7 +326,8 @@ class QuantumGANTrainer:
                     records["d_grad_norm"].append(d["gradient_norm"])
                 records["d_gradients"].append(d["gradient_count"])
                 records["min_trace"].append(d["min_trace"])
-            g = self.train_generator_step(self.rng.normal([batch, latent_dim]), real)
+            last = slice(self.n_critic * batch, None)
+            g = self.train_generator_step(zs[last], real, fakes[last])
             skipped += g["skipped"]
             if not g["skipped"]:
                 records["g_loss"].append(g["total_loss"])
