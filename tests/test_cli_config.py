@@ -41,24 +41,13 @@ def test_config_errors(tmp_path):
 
 
 def test_cli_writes_every_output(tmp_path):
-    from test_training import TINY_TOML
+    from test_training import TINY_TOML, _cli
 
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML.format(cutoff=4, steps=2))
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "qgan_lab",
-        "train",
-        "--config",
-        str(config),
-        "--epochs",
-        "2",
-        "--output-dir",
-        str(out),
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+    cmd, env = _cli(config, out, "--epochs", "2")
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=True)
     assert "Epoch 2: G_loss=" in result.stdout and "mode coverage" in result.stdout
     for name in (
         "config.json",
