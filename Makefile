@@ -43,6 +43,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 demo: install
+	rm -rf runs/demo
 	$(PY) -m qgan_lab train --config bimodal --epochs 3 --steps-per-epoch 10 --output-dir runs/demo
 
 bench: install
