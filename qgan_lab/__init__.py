@@ -6,19 +6,30 @@ piece; every helper's docstring names its notebook.
 """
 
 from . import _compat  # noqa: F401  (must come first)
+from .callbacks import QuantumGANCallback
 from .circuits import CVCircuit, GateSpec, ParamRef
+from .data import create_bimodal_data_generator
 from .engines import get_engine
 from .fock import FockEngine
+from .gradients import QuantumGradientManager
+from .losses import QuantumMeasurementLoss, QuantumWassersteinLoss
 from .models import PureQuantumDiscriminator, PureQuantumGenerator
+from .training import QuantumGANTrainer
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # the guide's public names first
+    "PureQuantumGenerator",
+    "PureQuantumDiscriminator",
+    "QuantumWassersteinLoss",
+    "QuantumMeasurementLoss",
+    "QuantumGradientManager",
+    "QuantumGANTrainer",
+    "QuantumGANCallback",
+    "create_bimodal_data_generator",
     "CVCircuit",
     "FockEngine",
     "GateSpec",
     "ParamRef",
-    "PureQuantumDiscriminator",
-    "PureQuantumGenerator",
     "get_engine",
 ]

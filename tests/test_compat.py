@@ -39,3 +39,19 @@ def test_import_is_quiet():
         check=True,
     )
     assert out.stdout == "" and out.stderr == "", out.stderr
+
+
+def test_the_guides_public_names_import_from_the_package():
+    import qgan_lab
+
+    for name in (
+        "PureQuantumGenerator",
+        "PureQuantumDiscriminator",
+        "QuantumWassersteinLoss",
+        "QuantumMeasurementLoss",
+        "QuantumGradientManager",
+        "QuantumGANTrainer",
+        "QuantumGANCallback",
+        "create_bimodal_data_generator",
+    ):
+        assert hasattr(qgan_lab, name) and name in qgan_lab.__all__, name
