@@ -211,12 +211,8 @@ class QuantumGANTrainer:
     def _critic_vjp_impl(self, samples):
         with tf.GradientTape() as tape:
             tape.watch(samples)
-            score = self._critic(samples)
-            base = (
-                -tf.reduce_mean(score)
-                if self.loss_type == "wasserstein"
-                else self.loss_fn.generator_loss(score)["total_loss"]
-            )
+            # the loss class's own generator term (Wasserstein: -E[D(fake)]; BCE: non-saturating)
+            base = self.loss_fn.generator_loss(self._critic(samples))["base_loss"]
         return base, tape.gradient(base, samples)
 
     def _generator_vjp_impl(self, z, upstream):
