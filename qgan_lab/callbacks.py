@@ -3,7 +3,7 @@
 ``QuantumGANCallback`` is the guide's hook, ``on_epoch_end(epoch, trainer, logs)``; subclass
 it. Built in: the guide's two checks, split into :class:`ModeCollapseMonitor` and
 :class:`LearningRateRule` (:func:`guide_callbacks` gives both), and :class:`EarlyStopping`.
-Taught in ``05_training_loop``.
+Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Writes into ``--output-dir``: ``config.json`` (architecture), ``checkpoints/``, ``history.json``,
 ``plots/qgan_training_epoch_N.png``, ``final_generated_samples.npy``, ``evaluation.json`` and
 ``report.txt``. ``--resume`` continues a run from its newest checkpoint. Taught in
-``05_training_loop``.
+``06_training_loop``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run configurations: TOML presets (``qgan_lab/presets``) or files, validated.
 
-Used by the headless command (:mod:`qgan_lab.cli`) and ``05_training_loop``.
+Used by the headless command (:mod:`qgan_lab.cli`) and ``06_training_loop``.
 """
 
 from __future__ import annotations

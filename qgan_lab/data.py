@@ -2,7 +2,7 @@
 
 Every target is a Gaussian mixture ``(centers, std)``; :func:`make_data_generator` returns a
 zero-argument callable yielding ``[batch, dim]`` float32 batches (the guide's interface) and
-:func:`validation_set` a fixed-seed array. Taught in ``03_loss_functions`` and ``05_training_loop``.
+:func:`validation_set` a fixed-seed array. Taught in ``04_loss_functions`` and ``06_training_loop``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
   parameter), never random noise. Gradients are clipped by norm, and nothing non-finite
   ever reaches the optimizer.
 
-Taught in ``04_gradient_manager`` (the finite-difference check also in ``02_quantum_models``).
+Taught in ``05_gradient_manager`` (the finite-difference check also in ``02_quantum_models``).
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ class QuantumGradientManager:
 def guide_random_backup(variables: Sequence[tf.Variable], backup_std: float = 0.01) -> list[tf.Tensor]:
     """The guide's "backup gradients": noise scaled by the mean parameter magnitude.
 
-    Kept only so ``04_gradient_manager`` can show what it does to training. It is **not** a
+    Kept only so ``05_gradient_manager`` can show what it does to training. It is **not** a
     gradient: it does not depend on the loss at all.
     """
     out = []

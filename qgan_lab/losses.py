@@ -16,7 +16,7 @@ the definition below is the one implemented (and tested):
   parameter is inside ``[-5, 5]``, growing linearly outside (large squeezing or displacement
   pushes photons past any cutoff).
 
-Taught in ``03_loss_functions``.
+Taught in ``04_loss_functions``.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ class QuantumMeasurementLoss:
     -mean_j var_b(m_bj)`` (per-feature variance over the batch), ``param_reg = param_weight *
     mean(theta^2)``; ``total = measurement_weight * distribution + distribution_weight *
     diversity + param_reg``. It only matches first moments, so it cannot learn a bimodal
-    distribution: notebook 03 shows this against the adversarial losses.
+    distribution: notebook 04 shows this against the adversarial losses.
     """
 
     def __init__(self, measurement_weight: float = 1.0, distribution_weight: float = 0.1, param_weight: float = 0.01):

@@ -1,6 +1,6 @@
 """Sample-quality metrics for generated data.
 
-Taught in ``06_evaluation_and_troubleshooting`` (used by the trainer's evaluation).
+Taught in ``07_evaluation_and_troubleshooting`` (used by the trainer's evaluation).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plots: Fock distributions, Wigner functions, samples and the training dashboard.
 
 Matplotlib is imported inside each function, so ``import qgan_lab`` never needs it.
-Taught in ``01_cv_circuits`` (states) and ``05_training_loop`` (dashboard).
+Taught in ``01_cv_circuits`` (states) and ``06_training_loop`` (dashboard).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ clip, and apply. A non-finite loss skips the step (counted in ``skipped_steps``)
 Runs are reproducible: latent vectors and interpolation weights come from the trainer's own
 ``tf.random.Generator`` (seeded), the data generators of :mod:`qgan_lab.data` carry their own
 numpy generator, and checkpoints store both, the models, both optimizers and the epoch, so a
-resumed run continues exactly where it stopped. Taught in ``05_training_loop``.
+resumed run continues exactly where it stopped. Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations

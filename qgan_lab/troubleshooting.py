@@ -3,7 +3,7 @@
 Each :class:`FailureCase` holds trainable variables, a loss closure whose autodiff gradient is
 broken (``None`` or NaN although the true gradient exists), and an independent way to get the
 true gradient (a numerically safe rewrite, or the other engine). The gradient manager is tested
-on them, and ``04_gradient_manager`` and ``06_evaluation_and_troubleshooting`` show them live.
+on them, and ``05_gradient_manager`` and ``07_evaluation_and_troubleshooting`` show them live.
 
 1. :func:`sqrt_at_zero_case` - a fidelity-type loss ``sum_n sqrt(p_n q_n)`` on a squeezed state:
    odd photon numbers have probability exactly 0, and ``d sqrt(u)/du`` is infinite there, so
