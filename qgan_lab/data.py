@@ -1,8 +1,12 @@
-"""Target distributions: the guide's bimodal generator and a few small mixtures.
+"""Target distributions: the guide's bimodal generator, more mixtures, skewed and heavy tails.
 
-Every target is a Gaussian mixture ``(centers, std)``; :func:`make_data_generator` returns a
+A target is anything with a ``dim`` and a ``sample(n, rng)`` method: equal-weight Gaussian
+:class:`Mixture` s (whose centres give mode coverage), a :class:`SkewedTarget` (centred
+log-normal features) or a :class:`HeavyTailedTarget` (Student-t features), so that the same
+architecture is not tuned to a single picture. :func:`make_data_generator` returns a
 zero-argument callable yielding ``[batch, dim]`` float32 batches (the guide's interface) and
-:func:`validation_set` a fixed-seed array. Taught in ``04_loss_functions`` and ``06_training_loop``.
+:func:`validation_set` a fixed-seed array. Any callable returning ``[batch, d]`` batches also works
+as a data generator for the trainer. Taught in ``04_loss_functions`` and ``06_training_loop``.
 """
 
 from __future__ import annotations
@@ -34,16 +38,53 @@ class Mixture:
         return out[rng.permutation(n)]
 
 
-TARGETS: dict[str, Mixture] = {
+@dataclass(frozen=True)
+class SkewedTarget:
+    """Independent right-skewed features: ``scale * (exp(sigma g) - E[exp(sigma g)])``, g ~ N(0, 1).
+
+    Centred log-normal marginals (skewness about 1.8 at ``sigma = 0.5``); no modes to cover.
+    """
+
+    dim: int = 2
+    sigma: float = 0.5
+    scale: float = 1.5
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        g = rng.standard_normal((n, self.dim))
+        return (self.scale * (np.exp(self.sigma * g) - np.exp(self.sigma**2 / 2))).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class HeavyTailedTarget:
+    """Independent Student-t features with ``df`` degrees of freedom times ``scale`` (heavy tails)."""
+
+    dim: int = 2
+    df: float = 3.0
+    scale: float = 0.7
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return (self.scale * rng.standard_t(self.df, size=(n, self.dim))).astype(np.float32)
+
+
+Target = Mixture | SkewedTarget | HeavyTailedTarget
+
+TARGETS: dict[str, Target] = {
     "bimodal": Mixture(((-2.0, -2.0), (2.0, 2.0)), 0.5),
     "gaussian": Mixture(((1.0, -0.5),), 0.5),
     "four_modes": Mixture(((-2.0, -2.0), (-2.0, 2.0), (2.0, -2.0), (2.0, 2.0)), 0.4),
+    "three_modes": Mixture(((-2.5, -1.5), (0.0, 2.0), (2.5, -1.5)), 0.5),
+    "bimodal_1d": Mixture(((-2.0,), (2.0,)), 0.5),
+    "trimodal_1d": Mixture(((-3.0,), (0.0,), (3.0,)), 0.5),
+    "skewed": SkewedTarget(),
+    "heavy_tailed": HeavyTailedTarget(),
 }
 
 
-def get_target(name: str | Mixture) -> Mixture:
-    """A target by name (see :data:`TARGETS`) or a :class:`Mixture` as is."""
-    if isinstance(name, Mixture):
+def get_target(name: str | Target) -> Target:
+    """A target by name (see :data:`TARGETS`) or a target object as is."""
+    if not isinstance(name, str):
+        if not (hasattr(name, "sample") and hasattr(name, "dim")):
+            raise TypeError(f"target must be a name in {sorted(TARGETS)} or have .dim and .sample(n, rng)")
         return name
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r}; choose one of {sorted(TARGETS)}")
@@ -51,7 +92,7 @@ def get_target(name: str | Mixture) -> Mixture:
 
 
 def make_data_generator(
-    target: str | Mixture = "bimodal", batch_size: int = 16, seed: int | None = None
+    target: str | Target = "bimodal", batch_size: int = 16, seed: int | None = None
 ) -> Callable[[], tf.Tensor]:
     """A callable returning a fresh ``[batch_size, dim]`` float32 batch on each call."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -73,14 +114,15 @@ def create_bimodal_data_generator(batch_size: int = 16, seed: int | None = None)
     return make_data_generator("bimodal", batch_size, seed)
 
 
-def validation_set(target: str | Mixture = "bimodal", n: int = 5000, seed: int = 12345) -> np.ndarray:
+def validation_set(target: str | Target = "bimodal", n: int = 5000, seed: int = 12345) -> np.ndarray:
     """A fixed-seed ``[n, dim]`` sample of ``target`` for evaluation."""
     return get_target(target).sample(n, np.random.default_rng(seed))
 
 
-def centers_of(target: str | Mixture) -> np.ndarray:
-    """The mixture's centres as an array ``[k, dim]`` (for mode coverage)."""
-    return np.asarray(get_target(target).centers, dtype=np.float64)
+def centers_of(target: str | Target) -> np.ndarray | None:
+    """A mixture's centres as an array ``[k, dim]`` (for mode coverage); None for other targets."""
+    centers = getattr(get_target(target), "centers", None)
+    return None if centers is None else np.asarray(centers, dtype=np.float64)
 
 
 def check_batch_source(data_generator: Callable[[], object], expected_dim: int | None = None) -> np.ndarray:
@@ -98,8 +140,11 @@ def check_batch_source(data_generator: Callable[[], object], expected_dim: int |
 
 
 __all__: Sequence[str] = [
+    "HeavyTailedTarget",
     "Mixture",
+    "SkewedTarget",
     "TARGETS",
+    "Target",
     "centers_of",
     "check_batch_source",
     "create_bimodal_data_generator",
