@@ -16,6 +16,14 @@ the definition below is the one implemented (and tested):
   parameter is inside ``[-5, 5]``, growing linearly outside (large squeezing or displacement
   pushes photons past any cutoff).
 
+Every loss also answers the same three questions for the trainer (so the training step has
+no branch per loss): ``needs_critic`` (is there a critic to train?), ``critic_objective(...)``
+(the critic's losses, always with ``total_loss``, ``w_distance`` and ``gradient_penalty``) and
+the generator's loss split in two, ``sample_loss(samples, real, critic)`` (the part that depends
+on the generated samples only, differentiated through the samples) plus
+``regularizers(measurements, real, params)`` (the part that depends on the generator's
+measurements and weights).
+
 Taught in ``04_loss_functions``.
 """
 
@@ -44,6 +52,17 @@ def _flatten_params(params: Any) -> tf.Tensor:
         dtype = params[0].dtype
         return tf.concat([tf.reshape(tf.cast(p, dtype), [-1]) for p in params], axis=0)
     return tf.reshape(tf.convert_to_tensor(params), [-1])
+
+
+def _zero(like: tf.Tensor) -> tf.Tensor:
+    return tf.zeros([], like.dtype)
+
+
+def _with_critic_gap(losses: dict[str, tf.Tensor], real_output: tf.Tensor, fake_output: tf.Tensor):
+    """Add the critic's score gap ``E[D(real)] - E[D(fake)]`` and a zero penalty (for the history)."""
+    losses["w_distance"] = tf.reduce_mean(real_output) - tf.reduce_mean(fake_output)
+    losses["gradient_penalty"] = _zero(real_output)
+    return losses
 
 
 def gradient_penalty(
@@ -119,6 +138,30 @@ class QuantumWassersteinLoss:
         self.lambda_physics = float(lambda_physics)
         self.param_bound = float(param_bound)
 
+    needs_critic = True
+
+    def critic_objective(self, real_output, fake_output, real_samples, fake_samples, critic, alpha=None):
+        """The trainer's question: critic losses (here :meth:`discriminator_loss`)."""
+        return self.discriminator_loss(real_output, fake_output, real_samples, fake_samples, critic, alpha)
+
+    def sample_loss(self, samples: tf.Tensor, real_samples: tf.Tensor, critic: Any) -> tf.Tensor:
+        """``-E[D(samples)]``."""
+        return self.generator_loss(_score_fn(critic)(samples))["base_loss"]
+
+    def regularizers(self, measurements: tf.Tensor, real_samples: tf.Tensor, params: Any) -> dict[str, tf.Tensor]:
+        """``lambda_entropy * entropy_reg + lambda_physics * physics_reg`` as ``total_loss``, and both terms."""
+        return self._regularizer_terms(measurements, params, measurements.dtype)
+
+    def _regularizer_terms(self, measurements: Any, params: Any, dtype: tf.DType) -> dict[str, tf.Tensor]:
+        entropy_reg = tf.zeros([], dtype)
+        if measurements is not None:
+            entropy_reg = tf.cast(entropy_regularization(measurements), dtype)
+        physics_reg = tf.zeros([], dtype)
+        if params is not None:
+            physics_reg = tf.cast(physics_regularization(params, self.param_bound), dtype)
+        total = self.lambda_entropy * entropy_reg + self.lambda_physics * physics_reg
+        return {"total_loss": total, "entropy_reg": entropy_reg, "physics_reg": physics_reg}
+
     def discriminator_loss(
         self,
         real_output: tf.Tensor,
@@ -149,19 +192,10 @@ class QuantumWassersteinLoss:
     ) -> dict[str, tf.Tensor]:
         """``total_loss``, ``base_loss`` (-E[D(fake)]), ``entropy_reg`` and ``physics_reg``."""
         base = -tf.reduce_mean(fake_output)
-        entropy_reg = tf.zeros([], base.dtype)
-        if fake_measurements is not None:
-            entropy_reg = tf.cast(entropy_regularization(fake_measurements), base.dtype)
-        physics_reg = tf.zeros([], base.dtype)
-        if generator_params is not None:
-            physics_reg = tf.cast(physics_regularization(generator_params, self.param_bound), base.dtype)
-        total = base + self.lambda_entropy * entropy_reg + self.lambda_physics * physics_reg
-        return {
-            "total_loss": total,
-            "base_loss": base,
-            "entropy_reg": entropy_reg,
-            "physics_reg": physics_reg,
-        }
+        losses = self._regularizer_terms(fake_measurements, generator_params, base.dtype)
+        losses["total_loss"] = base + losses["total_loss"]
+        losses["base_loss"] = base
+        return losses
 
 
 class QuantumMeasurementLoss:
@@ -179,6 +213,20 @@ class QuantumMeasurementLoss:
         self.measurement_weight = float(measurement_weight)
         self.distribution_weight = float(distribution_weight)
         self.param_weight = float(param_weight)
+
+    needs_critic = True  # the guide trains a BCE critic beside it (only for monitoring)
+
+    def critic_objective(self, real_output, fake_output, *_: Any, **__: Any) -> dict[str, tf.Tensor]:
+        """The guide pairs this loss with a binary cross-entropy critic."""
+        return BinaryCrossEntropyLoss().critic_objective(real_output, fake_output)
+
+    def sample_loss(self, samples: tf.Tensor, real_samples: tf.Tensor, critic: Any) -> tf.Tensor:
+        """Zero: this loss looks at the measurements, not through a critic."""
+        return _zero(samples)
+
+    def regularizers(self, measurements: tf.Tensor, real_samples: tf.Tensor, params: Any) -> dict[str, tf.Tensor]:
+        """The whole loss: :meth:`compute_loss` on the measurements."""
+        return self.compute_loss(measurements, real_samples, params)
 
     def compute_loss(
         self, generated_measurements: tf.Tensor, real_data: tf.Tensor, generator_params: Any = None
@@ -213,6 +261,20 @@ class BinaryCrossEntropyLoss:
     ``g_loss = BCE(1, D(fake)) = -E[log sigmoid(D(fake))]`` (Goodfellow et al. 2014), which keeps
     its gradient alive when the discriminator wins.
     """
+
+    needs_critic = True
+
+    def critic_objective(self, real_output, fake_output, *_: Any, **__: Any) -> dict[str, tf.Tensor]:
+        """:meth:`discriminator_loss` plus the score gap and a zero penalty."""
+        return _with_critic_gap(self.discriminator_loss(real_output, fake_output), real_output, fake_output)
+
+    def sample_loss(self, samples: tf.Tensor, real_samples: tf.Tensor, critic: Any) -> tf.Tensor:
+        """The non-saturating generator loss of the critic's scores."""
+        return self.generator_loss(_score_fn(critic)(samples))["total_loss"]
+
+    def regularizers(self, measurements: tf.Tensor, real_samples: tf.Tensor, params: Any) -> dict[str, tf.Tensor]:
+        """None: ``total_loss`` 0."""
+        return {"total_loss": _zero(measurements)}
 
     def discriminator_loss(
         self, real_output: tf.Tensor, fake_output: tf.Tensor, *_: Any, **__: Any

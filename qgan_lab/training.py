@@ -28,7 +28,7 @@ from ._compat import release_memory
 from .callbacks import QuantumGANCallback
 from .data import check_batch_source
 from .gradients import QuantumGradientManager, count_valid, gradient_flow_report
-from .losses import LOSS_TYPES, BinaryCrossEntropyLoss, make_loss
+from .losses import LOSS_TYPES, make_loss
 from .metrics import evaluate_samples, wasserstein_per_feature
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,13 @@ def _output_and_min_trace(forward: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.
     return forward["output"], tf.reduce_min(forward["trace"])
 
 
+def _combine(base: tf.Tensor, regs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The generator's losses: ``total_loss = base_loss + regularisers``, and each regulariser."""
+    losses = {k: v for k, v in regs.items() if k != "total_loss"}
+    losses.update(total_loss=base + regs["total_loss"], base_loss=base)
+    return losses
+
+
 def _global_norm(gradients: Sequence[Any]) -> float:
     present = [np.asarray(g) for g in gradients if g is not None]
     return float(np.sqrt(sum(float(np.sum(g**2)) for g in present))) if present else 0.0
@@ -88,6 +95,11 @@ class QuantumGANTrainer:
         seed: seeds the trainer's random generator (latent vectors, interpolates).
         finite_difference_backup: give the gradient managers the loss closure, so bad
             gradients are replaced by finite differences instead of being skipped.
+        lr_decay: both learning rates fall geometrically over the epochs of :meth:`train` to
+            ``lr_decay`` times their initial values at the last epoch (1: constant, the guide).
+            Adversarial training oscillates around its target: without decay the last iterate
+            drifts away from the best one. The rate depends only on the epoch, so a resumed run
+            follows the same schedule (it overrides callbacks that change the rate).
     """
 
     def __init__(
@@ -105,6 +117,7 @@ class QuantumGANTrainer:
         seed: int = 0,
         finite_difference_backup: bool = True,
         max_gradient_norm: float = 5.0,
+        lr_decay: float = 1.0,
     ):
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
@@ -122,11 +135,14 @@ class QuantumGANTrainer:
         self.discriminator = discriminator
         self.loss_type = loss_type
         self.loss_fn = make_loss(loss_type, **(loss_kwargs or {}))
-        self._critic_loss = self.loss_fn if loss_type != "measurement" else BinaryCrossEntropyLoss()
         self.n_critic = n_critic
         self.latent_dim = generator.latent_dim
         self.g_gradient_manager = QuantumGradientManager(max_gradient_norm=max_gradient_norm)
         self.d_gradient_manager = QuantumGradientManager(max_gradient_norm=max_gradient_norm)
+        if not (np.isfinite(lr_decay) and 0 < lr_decay <= 1):
+            raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
+        self.lr_decay = float(lr_decay)
+        self.base_learning_rates = {"g": float(learning_rate_g), "d": float(learning_rate_d)}
         self.g_optimizer = tf.keras.optimizers.Adam(learning_rate_g, beta_1=beta_1)
         self.d_optimizer = tf.keras.optimizers.Adam(learning_rate_d, beta_1=beta_1)
         self.g_optimizer.build(generator.trainable_variables)
@@ -151,8 +167,7 @@ class QuantumGANTrainer:
         compiled = generator.engine.compilable and discriminator.engine.compilable
         wrap = _compile if compiled else (lambda f: f)
         self._d_step = wrap(self._d_step_impl)
-        self._g_step_whole = wrap(self._g_step_impl)
-        self._critic_vjp = wrap(self._critic_vjp_impl)
+        self._sample_loss_vjp = wrap(self._sample_loss_vjp_impl)
         self._generator_vjp = wrap(self._generator_vjp_impl)
         self._d_loss_only = wrap(lambda real, fake, alpha: self._d_losses(real, fake, alpha)["total_loss"])
         self._g_loss_only = wrap(lambda z, real: self._g_losses(z, real)[0]["total_loss"])
@@ -168,6 +183,8 @@ class QuantumGANTrainer:
         }
 
     # ------------------------------------------------------------------ losses (traced)
+    # Every loss object answers the same questions (see qgan_lab.losses): the step below has no
+    # branch per loss type.
     def _critic(self, x: tf.Tensor) -> tf.Tensor:
         return self.discriminator._forward_impl(x)["output"]
 
@@ -175,71 +192,47 @@ class QuantumGANTrainer:
         """Critic losses on a real and a generated batch (the fakes are made outside, so the
         compiled critic step does not contain the generator circuit: a smaller graph)."""
         real_out, fake_out = self._critic(real), self._critic(fake)
-        if self.loss_type == "wasserstein":
-            return self.loss_fn.discriminator_loss(real_out, fake_out, real, fake, self._critic, alpha)
-        losses = self._critic_loss.discriminator_loss(real_out, fake_out)
-        losses["w_distance"] = tf.reduce_mean(real_out) - tf.reduce_mean(fake_out)
-        losses["gradient_penalty"] = tf.zeros([], real_out.dtype)
-        return losses
+        return self.loss_fn.critic_objective(real_out, fake_out, real, fake, self._critic, alpha)
 
     def _g_losses(self, z, real):
+        """The generator's whole loss in one piece (for finite-difference backups)."""
         fake = self.generator._forward_impl(z)
-        if self.loss_type == "wasserstein":
-            losses = self.loss_fn.generator_loss(
-                self._critic(fake["output"]), fake["measurements"], self.generator.trainable_variables
-            )
-        elif self.loss_type == "measurement":
-            losses = self.loss_fn.compute_loss(fake["measurements"], real, self.generator.trainable_variables)
-        else:
-            losses = self.loss_fn.generator_loss(self._critic(fake["output"]))
-        return losses, tf.reduce_min(fake["trace"])
+        base = self.loss_fn.sample_loss(fake["output"], real, self._critic)
+        regs = self.loss_fn.regularizers(fake["measurements"], real, self.generator.trainable_variables)
+        return _combine(base, regs), tf.reduce_min(fake["trace"])
 
     def _d_step_impl(self, real, fake, alpha):
         with tf.GradientTape() as tape:
             losses = self._d_losses(real, fake, alpha)
         return losses, tape.gradient(losses["total_loss"], self.discriminator.trainable_variables)
 
-    def _g_step_impl(self, z, real):
-        with tf.GradientTape() as tape:
-            losses, trace = self._g_losses(z, real)
-        return losses, tape.gradient(losses["total_loss"], self.generator.trainable_variables), trace
-
-    # The generator step through the critic is split in two compiled pieces, joined by the
-    # chain rule: (1) the critic part of the loss and its gradient with respect to the samples,
-    # (2) the generator's vector-Jacobian product with that gradient plus the regularisers.
-    # Same gradient as one function, but two smaller XLA compilations: lower peak memory.
-    def _critic_vjp_impl(self, samples):
+    # The generator step is split in two compiled pieces, joined by the chain rule: (1) the part
+    # of the loss that depends on the samples only (through the critic, or MMD) and its gradient
+    # with respect to the samples, (2) the generator's vector-Jacobian product with that gradient
+    # plus the regularisers. Same gradient as one function, but two smaller XLA compilations
+    # (lower peak memory), and the generator circuit runs once for all the fakes of a step.
+    def _sample_loss_vjp_impl(self, samples, real):
         with tf.GradientTape() as tape:
             tape.watch(samples)
-            # the loss class's own generator term (Wasserstein: -E[D(fake)]; BCE: non-saturating)
-            base = self.loss_fn.generator_loss(self._critic(samples))["base_loss"]
-        return base, tape.gradient(base, samples)
+            base = self.loss_fn.sample_loss(samples, real, self._critic)
+        return base, tape.gradient(base, samples, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-    def _generator_vjp_impl(self, z, upstream):
+    def _generator_vjp_impl(self, z, upstream, real):
         with tf.GradientTape() as tape:
             fake = self.generator._forward_impl(z)
-            if self.loss_type == "wasserstein":
-                regs = self.loss_fn.generator_loss(
-                    tf.zeros_like(fake["output"][:, :1]), fake["measurements"], self.generator.trainable_variables
-                )
-            else:
-                regs = {"total_loss": tf.zeros([], fake["output"].dtype)}
+            regs = self.loss_fn.regularizers(fake["measurements"], real, self.generator.trainable_variables)
             surrogate = tf.reduce_sum(fake["output"] * upstream) + regs["total_loss"]
         grads = tape.gradient(surrogate, self.generator.trainable_variables)
         return regs, grads, tf.reduce_min(fake["trace"])
 
     def _g_step(self, z, real, samples=None):
-        """Generator losses, gradients and smallest trace (split as above when a critic is involved).
+        """Generator losses, gradients and smallest trace (split as above).
 
         ``samples`` may pass ``G(z)`` if it was already computed with the current weights.
         """
-        if self.loss_type == "measurement":
-            return self._g_step_whole(z, real)
-        base, upstream = self._critic_vjp(self._sample(z) if samples is None else samples)
-        regs, grads, trace = self._generator_vjp(z, upstream)
-        losses = {"total_loss": base + regs["total_loss"], "base_loss": base}
-        losses.update({k: v for k, v in regs.items() if k in ("entropy_reg", "physics_reg")})
-        return losses, grads, trace
+        base, upstream = self._sample_loss_vjp(self._sample(z) if samples is None else samples, real)
+        regs, grads, trace = self._generator_vjp(z, upstream, real)
+        return _combine(base, regs), grads, trace
 
     # ------------------------------------------------------------------ single steps
     def _apply(self, side: str, losses, grads, trace, loss_closure) -> dict[str, Any]:
@@ -297,10 +290,13 @@ class QuantumGANTrainer:
         epoch_num: int,
         progress: Any = None,
     ) -> dict[str, float]:
-        """``steps_per_epoch`` steps of ``n_critic`` critic updates and one generator update."""
+        """``steps_per_epoch`` steps of ``n_critic`` critic updates and one generator update
+        (no critic updates when the loss needs no critic, e.g. MMD)."""
         records: dict[str, list[float]] = {k: [] for k in ("g_loss", "d_loss", "w_distance", "gradient_penalty")}
         records.update(g_gradients=[], d_gradients=[], min_trace=[], g_grad_norm=[], d_grad_norm=[])
         skipped = 0
+        n_critic = self.n_critic if self.loss_fn.needs_critic else 0
+        d = {"total_loss": float("nan")}
         for _ in range(steps_per_epoch):
             real = np.asarray(data_generator(), dtype=np.float32)
             if not np.all(np.isfinite(real)):
@@ -310,10 +306,10 @@ class QuantumGANTrainer:
             batch = real.shape[0]
             # the generator does not change during the critic updates: one generator pass makes
             # the fakes of all of them, and the samples its own update starts from
-            zs = self.rng.normal([(self.n_critic + 1) * batch, latent_dim])
+            zs = self.rng.normal([(n_critic + 1) * batch, latent_dim])
             fakes, trace = self._sample_with_trace(zs)
             real = tf.constant(real)
-            for k in range(self.n_critic):
+            for k in range(n_critic):
                 d = self._critic_update(real, fakes[k * batch : (k + 1) * batch], trace)
                 skipped += d["skipped"]
                 if not d["skipped"]:
@@ -322,7 +318,7 @@ class QuantumGANTrainer:
                     records["d_grad_norm"].append(d["gradient_norm"])
                 records["d_gradients"].append(d["gradient_count"])
                 records["min_trace"].append(d["min_trace"])
-            last = slice(self.n_critic * batch, None)
+            last = slice(n_critic * batch, None)
             g = self.train_generator_step(zs[last], real, fakes[last])
             skipped += g["skipped"]
             if not g["skipped"]:
@@ -352,16 +348,16 @@ class QuantumGANTrainer:
         return batch
 
     def verify_gradient_flow(self, real_batch: Any) -> dict[str, list[dict[str, Any]]]:
-        """Gradient-flow report of both sides on one batch; ``RuntimeError`` if a side has none."""
+        """Gradient-flow report of both sides on one batch (the generator's alone when the loss
+        needs no critic); ``RuntimeError`` if a side has none."""
         real = tf.convert_to_tensor(real_batch, tf.float32)
         z = tf.random.stateless_normal([real.shape[0], self.latent_dim], seed=[self.seed, 1])
-        alpha = tf.random.stateless_uniform([real.shape[0], 1], seed=[self.seed, 2])
-        _, d_grads = self._d_step(real, self._sample(z), alpha)
         _, g_grads, _ = self._g_step(z, real)
-        report = {
-            "generator": gradient_flow_report(g_grads, self.generator.trainable_variables),
-            "discriminator": gradient_flow_report(d_grads, self.discriminator.trainable_variables),
-        }
+        report = {"generator": gradient_flow_report(g_grads, self.generator.trainable_variables)}
+        if self.loss_fn.needs_critic:
+            alpha = tf.random.stateless_uniform([real.shape[0], 1], seed=[self.seed, 2])
+            _, d_grads = self._d_step(real, self._sample(z), alpha)
+            report["discriminator"] = gradient_flow_report(d_grads, self.discriminator.trainable_variables)
         for side, rows in report.items():
             dead = [r["name"] for r in rows if r["status"] in ("None", "nan")]
             if len(dead) == len(rows):
@@ -486,6 +482,7 @@ class QuantumGANTrainer:
         self.stop_training = False
         for epoch in range(start + 1, epochs + 1):
             began = time.perf_counter()
+            self.set_learning_rates(epoch, epochs)
             bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}") if progress else None
             logs = self.train_epoch(data_generator, steps_per_epoch, latent_dim, epoch, bar)
             if bar is not None:
@@ -509,6 +506,14 @@ class QuantumGANTrainer:
         if dashboard is not None:
             dashboard.close()
         return self.metrics_history
+
+    def set_learning_rates(self, epoch: int, epochs: int) -> None:
+        """Apply the ``lr_decay`` schedule for ``epoch`` (1-based) of ``epochs``."""
+        if self.lr_decay == 1.0:
+            return
+        factor = self.lr_decay ** ((epoch - 1) / max(epochs - 1, 1))
+        self.g_optimizer.learning_rate = self.base_learning_rates["g"] * factor
+        self.d_optimizer.learning_rate = self.base_learning_rates["d"] * factor
 
     def format_epoch(self, epoch: int, logs: dict[str, float]) -> str:
         """The guide's log line: ``Epoch 5: G_loss=..., D_loss=..., G_grads=20/20, D_grads=20/20``."""
