@@ -114,3 +114,26 @@ def test_loss_gradients_match_finite_differences_on_quantum_models():
         auto = np.concatenate([x.numpy().ravel() for x in tape.gradient(value, model.trainable_variables)])
         fd = np.concatenate([x.ravel() for x in finite_difference_gradient(loss_fn, model.trainable_variables, 1e-5)])
         assert rel_err(auto, fd) < 1e-3, loss_fn.__name__
+
+
+@pytest.mark.parametrize("loss_type", ["wasserstein", "measurement", "bce"])
+def test_every_loss_answers_the_trainers_questions_consistently(loss_type):
+    """sample_loss + regularizers is the guide's generator loss; critic_objective has the history keys."""
+    rng = np.random.default_rng(4)
+    real = tf.constant(rng.normal(size=(6, 2)))
+    fake = tf.constant(rng.normal(size=(6, 2)))
+    params = [tf.constant(rng.normal(scale=4.0, size=5))]
+    critic = linear_critic([0.7, -1.2])
+    loss = make_loss(loss_type)
+    assert loss.needs_critic
+    critic_losses = loss.critic_objective(critic(real), critic(fake), real, fake, critic, tf.fill([6, 1], 0.5))
+    assert {"total_loss", "w_distance", "gradient_penalty"} <= set(critic_losses)
+    np.testing.assert_allclose(critic_losses["w_distance"], np.mean(critic(real)) - np.mean(critic(fake)), rtol=1e-12)
+    total = loss.sample_loss(fake, real, critic) + loss.regularizers(fake, real, params)["total_loss"]
+    if loss_type == "wasserstein":
+        expected = loss.generator_loss(critic(fake), fake, params)["total_loss"]
+    elif loss_type == "measurement":
+        expected = loss.compute_loss(fake, real, params)["total_loss"]
+    else:
+        expected = loss.generator_loss(critic(fake))["total_loss"]
+    np.testing.assert_allclose(total, expected, rtol=1e-12)

@@ -237,3 +237,16 @@ def test_killed_run_resumes_to_identical_parameters_and_history(tmp_path):
     assert w_a.keys() == w_b.keys() and len(w_a) > 40
     assert all(np.array_equal(w_a[k], w_b[k]) for k in w_a)
     assert h_a == h_b and len(h_a["g_loss"]) == 4
+
+
+def test_learning_rates_decay_geometrically_to_lr_decay_at_the_last_epoch():
+    g, d = tiny_models()
+    trainer = QuantumGANTrainer(g, d, learning_rate_g=2e-3, learning_rate_d=1e-3, lr_decay=0.1)
+    trainer.set_learning_rates(1, 5)
+    assert np.isclose(float(trainer.g_optimizer.learning_rate), 2e-3)
+    trainer.set_learning_rates(3, 5)
+    assert np.isclose(float(trainer.d_optimizer.learning_rate), 1e-3 * 0.1**0.5)
+    trainer.set_learning_rates(5, 5)
+    assert np.isclose(float(trainer.g_optimizer.learning_rate), 2e-4)
+    with pytest.raises(ValueError, match="lr_decay"):
+        QuantumGANTrainer(g, d, lr_decay=0.0)
