@@ -1,6 +1,6 @@
 """Wall time, peak memory and quality of the guide's full training schedule.
 
-    python benchmarks/bench_training.py [--epochs 100] [--steps-per-epoch 50] [--config bimodal]
+    python benchmarks/bench_training.py [--epochs 100] [--steps-per-epoch 50] [--config guide]
 
 Runs the preset (default: the guide's configuration, 100 epochs x 50 steps, n_critic 5,
 batch 16) headlessly in this process and prints: wall time (target: under 5 minutes on 2 CPU
@@ -25,7 +25,7 @@ from qgan_lab.config import build, load_config, with_overrides  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="bimodal")
+    parser.add_argument("--config", default="guide")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--steps-per-epoch", type=int)
     parser.add_argument("--loss-type")

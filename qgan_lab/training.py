@@ -100,6 +100,10 @@ class QuantumGANTrainer:
             Adversarial training oscillates around its target: without decay the last iterate
             drifts away from the best one. The rate depends only on the epoch, so a resumed run
             follows the same schedule (it overrides callbacks that change the rate).
+        lambda_cutoff, trace_floor: add ``lambda_cutoff * mean(relu(trace_floor - trace))`` to
+            the generator's loss (reported as ``cutoff_reg``): the probability that leaks past
+            the Fock cutoff is not simulated, so a state whose trace falls is no longer the
+            circuit's state; the penalty keeps it inside (0: off, the guide).
     """
 
     def __init__(
@@ -118,6 +122,8 @@ class QuantumGANTrainer:
         finite_difference_backup: bool = True,
         max_gradient_norm: float = 5.0,
         lr_decay: float = 1.0,
+        lambda_cutoff: float = 0.0,
+        trace_floor: float = 0.95,
     ):
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
@@ -142,6 +148,11 @@ class QuantumGANTrainer:
         if not (np.isfinite(lr_decay) and 0 < lr_decay <= 1):
             raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
         self.lr_decay = float(lr_decay)
+        if not (np.isfinite(lambda_cutoff) and lambda_cutoff >= 0):
+            raise ValueError(f"lambda_cutoff must be a finite number >= 0, got {lambda_cutoff!r}")
+        if not (0 < trace_floor <= 1):
+            raise ValueError(f"trace_floor must be in (0, 1], got {trace_floor!r}")
+        self.lambda_cutoff, self.trace_floor = float(lambda_cutoff), float(trace_floor)
         self.base_learning_rates = {"g": float(learning_rate_g), "d": float(learning_rate_d)}
         self.g_optimizer = tf.keras.optimizers.Adam(learning_rate_g, beta_1=beta_1)
         self.d_optimizer = tf.keras.optimizers.Adam(learning_rate_d, beta_1=beta_1)
@@ -198,8 +209,15 @@ class QuantumGANTrainer:
         """The generator's whole loss in one piece (for finite-difference backups)."""
         fake = self.generator._forward_impl(z)
         base = self.loss_fn.sample_loss(fake["output"], real, self._critic)
+        return _combine(base, self._generator_regularizers(fake, real)), tf.reduce_min(fake["trace"])
+
+    def _generator_regularizers(self, fake: dict[str, tf.Tensor], real: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The loss's regularisers plus the cutoff penalty (if ``lambda_cutoff``)."""
         regs = self.loss_fn.regularizers(fake["measurements"], real, self.generator.trainable_variables)
-        return _combine(base, regs), tf.reduce_min(fake["trace"])
+        if self.lambda_cutoff:
+            leak = tf.reduce_mean(tf.nn.relu(self.trace_floor - tf.cast(fake["trace"], regs["total_loss"].dtype)))
+            regs = {**regs, "cutoff_reg": leak, "total_loss": regs["total_loss"] + self.lambda_cutoff * leak}
+        return regs
 
     def _d_step_impl(self, real, fake, alpha):
         with tf.GradientTape() as tape:
@@ -220,7 +238,7 @@ class QuantumGANTrainer:
     def _generator_vjp_impl(self, z, upstream, real):
         with tf.GradientTape() as tape:
             fake = self.generator._forward_impl(z)
-            regs = self.loss_fn.regularizers(fake["measurements"], real, self.generator.trainable_variables)
+            regs = self._generator_regularizers(fake, real)
             surrogate = tf.reduce_sum(fake["output"] * upstream) + regs["total_loss"]
         grads = tape.gradient(surrogate, self.generator.trainable_variables)
         return regs, grads, tf.reduce_min(fake["trace"])

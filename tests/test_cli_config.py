@@ -10,9 +10,9 @@ from qgan_lab.config import load_config, presets, validate_config, with_override
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_bimodal_preset_is_the_guides_configuration():
-    cfg = load_config("bimodal")
-    assert "bimodal" in presets()
+def test_guide_preset_is_the_guides_configuration():
+    cfg = load_config("guide")
+    assert {"guide", "bimodal", "bimodal_mmd"} <= set(presets())
     assert cfg["generator"] == {
         **cfg["generator"],
         "latent_dim": 4,
