@@ -250,3 +250,18 @@ def test_learning_rates_decay_geometrically_to_lr_decay_at_the_last_epoch():
     assert np.isclose(float(trainer.g_optimizer.learning_rate), 2e-4)
     with pytest.raises(ValueError, match="lr_decay"):
         QuantumGANTrainer(g, d, lr_decay=0.0)
+
+
+def test_cutoff_penalty_adds_the_leaked_probability_to_the_generator_loss():
+    g, d = tiny_models(cutoff=3)
+    g.weights["L0_disp_r"].assign([1.5, 1.5])  # pushes probability past cutoff 3
+    plain = QuantumGANTrainer(g, d, seed=0)
+    penalised = QuantumGANTrainer(g, d, seed=0, lambda_cutoff=2.0, trace_floor=1.0)
+    z, real = tf.random.stateless_normal([4, 2], seed=[1, 2]), tf.zeros([4, 2])
+    trace = g.forward(z)["trace"].numpy()
+    assert trace.max() < 0.9
+    (a, _), (b, _) = plain._g_losses(z, real), penalised._g_losses(z, real)
+    np.testing.assert_allclose(b["cutoff_reg"], np.mean(1.0 - trace), rtol=1e-5)
+    np.testing.assert_allclose(b["total_loss"] - a["total_loss"], 2.0 * np.mean(1.0 - trace), rtol=1e-4)
+    with pytest.raises(ValueError, match="lambda_cutoff"):
+        QuantumGANTrainer(g, d, lambda_cutoff=-1.0)
