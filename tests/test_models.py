@@ -220,3 +220,16 @@ def test_sample_readout_configuration_errors_and_checkpoint_refusal(tmp_path):
     QuantumGANTrainer(mean, critic, n_critic=1, seed=0).save(tmp_path)
     with pytest.raises(ValueError, match="another architecture"):
         QuantumGANTrainer(sample, critic, n_critic=1, seed=0).check_checkpoint_compatible(tmp_path)
+
+
+def test_generate_runs_batches_over_the_training_memory_limit_in_chunks():
+    from qgan_lab.fock import FockEngine
+
+    probe = PureQuantumGenerator(2, 2, 2, 1, 4, seed=0)
+    per_row = probe.engine.memory_estimate(probe.circuit, 1)
+    engine = FockEngine(max_memory_bytes=3.5 * per_row)  # training fits 3 rows at most
+    g = PureQuantumGenerator(2, 2, 2, 1, 4, seed=0, engine=engine, jit_compile=False)
+    z = tf.random.stateless_normal([10, 2], seed=[6, 7])
+    with pytest.raises(ValueError, match="GiB"):
+        g.forward(z)
+    np.testing.assert_allclose(g.generate(z).numpy(), probe.generate(z).numpy(), atol=1e-6)
