@@ -49,6 +49,16 @@ def _real_to_complex(real: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
     return _complex(real, tf.zeros_like(real), dtype)
 
 
+def _in_double(dtype: tf.DType) -> tuple[tf.DType, tf.DType]:
+    """``(complex128, requested dtype)``: gates are built in double precision, then cast.
+
+    In complex64 the recurrences drift from thewalrus' matrices as cutoff x amplitude grows;
+    in complex128 they stay at rounding level (``benchmarks/bench_gate_precision.py``
+    prints both). Strawberry Fields builds its gates in double too. Taught in ``01_cv_circuits``.
+    """
+    return tf.complex128, tf.as_dtype(dtype)
+
+
 # The recurrences below are unrolled Python loops over the cutoff (it is static), with every
 # numeric factor a Python float or one constant: the compiled graph stays small.
 
@@ -59,6 +69,7 @@ def displacement_matrix(r, phi, cutoff: int, dtype: tf.DType = tf.complex64) -> 
     Column recurrence (thewalrus): ``D[m,0] = alpha/sqrt(m) D[m-1,0]`` and
     ``D[m,n] = (sqrt(m) D[m-1,n-1] - conj(alpha) D[m,n-1]) / sqrt(n)``, ``D[0,0] = e^{-r^2/2}``.
     """
+    dtype, out_dtype = _in_double(dtype)
     r = tf.cast(r, dtype.real_dtype)
     phi = tf.cast(phi, dtype.real_dtype)
     alpha = _complex(r * tf.cos(phi), r * tf.sin(phi), dtype)[..., None]
@@ -72,11 +83,12 @@ def displacement_matrix(r, phi, cutoff: int, dtype: tf.DType = tf.complex64) -> 
     for n in range(1, cutoff):
         col = (tf.roll(col, 1, axis=-1) * sqrt - conj_alpha * col) * (1.0 / math.sqrt(n))
         cols.append(col)
-    return tf.stack(cols, axis=-1)
+    return tf.cast(tf.stack(cols, axis=-1), out_dtype)
 
 
 def squeezing_matrix(r, theta, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
     """Exact truncated ``<m|S(r, theta)|n>``, shape ``r.shape + [c, c]`` (thewalrus recurrence)."""
+    dtype, out_dtype = _in_double(dtype)
     r = tf.cast(r, dtype.real_dtype)
     theta = tf.cast(theta, dtype.real_dtype)
     tanh = tf.tanh(r)
@@ -94,7 +106,7 @@ def squeezing_matrix(r, theta, cutoff: int, dtype: tf.DType = tf.complex64) -> t
         if n >= 2:
             col += conj_eith_tanh * cols[n - 2] * math.sqrt((n - 1) / n)
         cols.append(col)
-    return tf.stack(cols, axis=-1)
+    return tf.cast(tf.stack(cols, axis=-1), out_dtype)
 
 
 def beamsplitter_matrix(theta, phi, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
@@ -103,6 +115,7 @@ def beamsplitter_matrix(theta, phi, cutoff: int, dtype: tf.DType = tf.complex64)
     Strawberry Fields' ``BSgate``: ``a -> cos(theta) a - e^{-i phi} sin(theta) b``. Built
     with thewalrus' two-stage recurrence, first over ``p`` at ``q = 0``, then over ``q``.
     """
+    dtype, out_dtype = _in_double(dtype)
     theta = tf.cast(theta, dtype.real_dtype)
     phi = tf.cast(phi, dtype.real_dtype)
     ct = _real_to_complex(tf.cos(theta), dtype)[..., None, None]
@@ -123,21 +136,23 @@ def beamsplitter_matrix(theta, phi, cutoff: int, dtype: tf.DType = tf.complex64)
     for q in range(1, cutoff):
         block = (mst_m * tf.roll(block, 1, axis=-3) + ct_n * tf.roll(block, 1, axis=-2)) * (1.0 / math.sqrt(q))
         blocks.append(block)
-    return tf.stack(blocks, axis=-1)
+    return tf.cast(tf.stack(blocks, axis=-1), out_dtype)
 
 
 def rotation_matrix(phi, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
     """``R(phi) = exp(i phi n)``, diagonal, shape ``phi.shape + [c, c]``."""
+    dtype, out_dtype = _in_double(dtype)
     phi = tf.cast(phi, dtype.real_dtype)[..., None]
     n = tf.range(cutoff, dtype=dtype.real_dtype)
-    return tf.linalg.diag(tf.exp(_complex(tf.zeros_like(phi * n), phi * n, dtype)))
+    return tf.cast(tf.linalg.diag(tf.exp(_complex(tf.zeros_like(phi * n), phi * n, dtype))), out_dtype)
 
 
 def kerr_matrix(kappa, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
     """``K(kappa) = exp(i kappa n^2)``, diagonal, shape ``kappa.shape + [c, c]``."""
+    dtype, out_dtype = _in_double(dtype)
     kappa = tf.cast(kappa, dtype.real_dtype)[..., None]
     n2 = tf.range(cutoff, dtype=dtype.real_dtype) ** 2
-    return tf.linalg.diag(tf.exp(_complex(tf.zeros_like(kappa * n2), kappa * n2, dtype)))
+    return tf.cast(tf.linalg.diag(tf.exp(_complex(tf.zeros_like(kappa * n2), kappa * n2, dtype))), out_dtype)
 
 
 GATE_MATRICES = {

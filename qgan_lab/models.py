@@ -16,6 +16,17 @@ Both are :class:`tf.Module` s around one :class:`~qgan_lab.circuits.CVCircuit`:
   multiplies the result (default 1: quadrature means already span about +-2 sqrt(cutoff)).
 
 The whole batch runs in one circuit evaluation. Taught in ``02_quantum_models``.
+
+**Sampled readout** (``readout="sample"``, generator only; taught in
+``03_measuring_cv_states``): instead of means, the output is one homodyne *sample* of the x
+quadratures of modes ``0 .. output_dim - 1`` drawn from the Born distribution of the output
+state (:mod:`qgan_lab.homodyne`), times ``output_scale``. The measurement is the noise: the
+first ``output_dim`` latent components are the measurement randomness, ``u = Phi(z)`` (the
+standard normal CDF), so ``generate(z)`` stays a deterministic function of ``z`` and the
+trainer's seeded latent draws make runs reproducible; any further latent components are
+displacement-encoded as above (``latent_dim == output_dim``: no encoding, and the circuit
+runs once per batch). Gradients with respect to the weights are exact (implicit
+reparameterisation); the samples carry no gradient with respect to ``z``.
 """
 
 from __future__ import annotations
@@ -27,7 +38,11 @@ import tensorflow as tf
 
 from .circuits import CVCircuit, _check_int
 from .engines import get_engine
+from .homodyne import sample_homodyne
 from .observables import quadrature_expectations, state_trace
+
+#: Readouts of :class:`QuantumCircuitModel`: homodyne means, or one homodyne sample.
+READOUTS = ("mean", "sample")
 
 
 def combiner_matrix(n_columns: int, output_dim: int) -> np.ndarray:
@@ -80,11 +95,28 @@ class QuantumCircuitModel(tf.Module):
         active_std: float = 0.1,
         seed: int | None = None,
         jit_compile: bool = True,
+        readout: str = "mean",
         name: str | None = None,
     ):
         super().__init__(name=name)
         _check_int("output_dim", output_dim, 1)
-        self.circuit = CVCircuit(n_modes, layers, cutoff_dim, n_inputs, encoding_scale)
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        self.readout = readout
+        self.n_inputs = _check_int("n_inputs", n_inputs, 0)
+        # "sample": the first output_dim inputs are measurement randomness, not encoded
+        n_encoded = n_inputs - output_dim if readout == "sample" else n_inputs
+        if n_encoded < 0:
+            raise ValueError(
+                f"readout='sample' takes the measurement randomness from the first output_dim={output_dim} "
+                f"inputs, so it needs at least {output_dim} inputs, got {n_inputs}"
+            )
+        self.circuit = CVCircuit(n_modes, layers, cutoff_dim, n_encoded, encoding_scale)
+        if readout == "sample" and output_dim > n_modes:
+            raise ValueError(
+                f"readout='sample' measures x of modes 0..output_dim-1: output_dim={output_dim} needs "
+                f"output_dim <= n_modes={n_modes}"
+            )
         if output_dim > 2 * n_modes:
             raise ValueError(
                 f"output_dim={output_dim} is more than the 2 * n_modes = {2 * n_modes} "
@@ -125,7 +157,8 @@ class QuantumCircuitModel(tf.Module):
         """Everything that fixes the shapes of the weights, for checkpoints to compare."""
         return {
             "class": type(self).__name__,
-            "n_inputs": self.circuit.n_inputs,
+            "readout": self.readout,
+            "n_inputs": self.n_inputs,
             "output_dim": self.output_dim,
             "n_modes": self.n_modes,
             "layers": self.layers,
@@ -153,6 +186,8 @@ class QuantumCircuitModel(tf.Module):
         return self.engine.ket(self.circuit, self.weights, inputs, self.dtype)
 
     def _forward_impl(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.readout == "sample":
+            return self._sampled_forward(inputs)
         ket = self.ket(inputs)
         x, p = quadrature_expectations(ket)
         columns = x if self._combiner.shape[0] == self.n_modes else tf.concat([x, p], axis=1)
@@ -165,11 +200,35 @@ class QuantumCircuitModel(tf.Module):
             "trace": state_trace(ket),
         }
 
+    def _sampled_forward(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        """``readout="sample"``: one homodyne sample of x on modes ``0..output_dim-1`` per row."""
+        k = self.output_dim
+        if self.circuit.n_inputs:
+            ket = self.ket(inputs[:, k:])
+        else:  # nothing encoded: one circuit run, the same state for every row
+            ket = self.engine.ket(self.circuit, self.weights, None, self.dtype, batch_size=1)
+            ket = tf.broadcast_to(ket, tf.concat([tf.shape(inputs)[:1], tf.shape(ket)[1:]], 0))
+        z = tf.cast(inputs[:, :k], tf.float64)
+        uniforms = 0.5 * tf.math.erfc(-z / np.sqrt(2.0))  # Phi(z), accurate in both tails
+        measurements = sample_homodyne(ket, uniforms, modes=range(k))
+        x, p = quadrature_expectations(ket)
+        return {
+            "output": self.output_scale * measurements,
+            "measurements": measurements,
+            "x": x,
+            "p": p,
+            "trace": state_trace(ket),
+        }
+
+    def _circuit_rows(self, rows: int) -> int:
+        """Rows the circuit itself runs for a batch of ``rows`` inputs."""
+        return 1 if self.readout == "sample" and not self.circuit.n_inputs else rows
+
     def forward(self, inputs: Any) -> dict[str, tf.Tensor]:
         """All outputs for a batch: ``output``, ``measurements``, per-mode ``x``, ``p``, ``trace``."""
-        inputs = check_batch(inputs, self._input_name, self.circuit.n_inputs, self.real_dtype)
+        inputs = check_batch(inputs, self._input_name, self.n_inputs, self.real_dtype)
         if inputs.shape[0] is not None and hasattr(self.engine, "check_memory"):
-            self.engine.check_memory(self.circuit, int(inputs.shape[0]), self.dtype)
+            self.engine.check_memory(self.circuit, self._circuit_rows(int(inputs.shape[0])), self.dtype)
         return self._forward(inputs)
 
     _input_name = "inputs"
@@ -182,7 +241,10 @@ class PureQuantumGenerator(QuantumCircuitModel):
     n_modes=4, layers=2, cutoff_dim=6)``. Keyword options: ``engine`` (``"fock"`` compiled,
     default, or ``"sf"`` Strawberry Fields), ``dtype`` (``tf.complex64`` or
     ``tf.complex128``; outputs are float32 or float64 to match), ``encoding_scale``,
-    ``output_scale``, ``passive_std``, ``active_std``, ``seed``. Taught in ``02_quantum_models``.
+    ``output_scale``, ``passive_std``, ``active_std``, ``seed``, and ``readout``: ``"mean"``
+    (default, the guide's homodyne means) or ``"sample"`` (one homodyne sample per row, see
+    the module docstring; needs ``output_dim <= n_modes`` and ``latent_dim >= output_dim``).
+    Taught in ``02_quantum_models`` and ``03_measuring_cv_states``.
     """
 
     _input_name = "z"
@@ -197,22 +259,57 @@ class PureQuantumGenerator(QuantumCircuitModel):
         **kwargs: Any,
     ):
         _check_int("latent_dim", latent_dim, 1)
-        if latent_dim > 2 * n_modes:
+        encoded = latent_dim - output_dim if kwargs.get("readout") == "sample" else latent_dim
+        if encoded > 2 * n_modes:
             raise ValueError(
                 f"latent_dim={latent_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
+                + (f" besides the output_dim={output_dim} measurement components" if encoded != latent_dim else "")
             )
         kwargs.setdefault("name", "generator")
         super().__init__(latent_dim, output_dim, n_modes, layers, cutoff_dim, **kwargs)
         self.latent_dim = int(latent_dim)
 
     def generate(self, z: Any) -> tf.Tensor:
-        """Samples ``[B, output_dim]`` for latent vectors ``z [B, latent_dim]``."""
-        return self.forward(z)["output"]
+        """Samples ``[B, output_dim]`` for latent vectors ``z [B, latent_dim]`` (any ``B``).
+
+        Inference needs no tape: large batches run in chunks that fit the engine's memory
+        limit (which :meth:`forward` applies to a whole training batch).
+        """
+        return self._inference(z)["output"]
 
     def generate_with_measurements(self, z: Any) -> tuple[tf.Tensor, tf.Tensor]:
-        """``(samples, measurements)``: measurements are the homodyne means before ``output_scale``."""
-        out = self.forward(z)
+        """``(samples, measurements)``: the homodyne means (or samples) before ``output_scale``."""
+        out = self._inference(z)
         return out["output"], out["measurements"]
+
+    def _inference(self, z: Any) -> dict[str, tf.Tensor]:
+        z = check_batch(z, self._input_name, self.n_inputs, self.real_dtype)
+        rows = int(tf.shape(z)[0])
+        chunk = rows
+        if hasattr(self.engine, "memory_estimate"):  # rows whose *training* estimate fits: ample
+            self.engine.check_memory(self.circuit, 1, self.dtype)
+            per_row = self.engine.memory_estimate(self.circuit, 1, self.dtype)
+            chunk = max(1, int(self.engine.max_memory_bytes // per_row))
+        outs = [self._forward(z[i : i + chunk]) for i in range(0, rows, chunk)]
+        return {key: tf.concat([out[key] for out in outs], 0) for key in outs[0]}
+
+    def cat_weights(self) -> dict[str, np.ndarray]:
+        """Hand-set weights whose sampled output is the guide's bimodal target.
+
+        A two-mode squeezed cat: ``S(ln 2)`` on modes 0 and 1, ``D(sqrt 2)`` and ``K(pi/2)`` on
+        mode 0 (layer 0), then a 50:50 beamsplitter on modes 0, 1 (layer 1); every other
+        weight 0. With ``readout="sample"`` the output has modes near ``+-(2, 2)``, std about
+        0.5 (needs ``n_modes >= 2``, ``layers >= 2``; cutoff 8 or more is accurate).
+        Taught in ``03_measuring_cv_states``.
+        """
+        if self.n_modes < 2 or self.layers < 2:
+            raise ValueError(f"cat_weights needs n_modes >= 2 and layers >= 2, got {self.n_modes}, {self.layers}")
+        weights = {key: np.zeros(value.shape) for key, value in self.weights.items()}
+        weights["L0_squeeze_r"][:2] = np.log(2.0)
+        weights["L0_disp_r"][0] = np.sqrt(2.0)
+        weights["L0_kerr"][0] = np.pi / 2
+        weights["L1_int1_theta"][0] = np.pi / 4  # the first beamsplitter of the mesh acts on (0, 1)
+        return weights
 
 
 class PureQuantumDiscriminator(QuantumCircuitModel):

@@ -1,7 +1,8 @@
 """Plots: Fock distributions, Wigner functions, samples and the training dashboard.
 
 Matplotlib is imported inside each function, so ``import qgan_lab`` never needs it.
-Taught in ``01_cv_circuits`` (states) and ``06_training_loop`` (dashboard).
+Taught in ``01_cv_circuits`` (states), ``03_measuring_cv_states`` (homodyne samples) and
+``06_training_loop`` (dashboard).
 """
 
 from __future__ import annotations
@@ -79,6 +80,33 @@ def plot_wigner(ket: Any, mode: int = 0, ax: Any = None, extent: float = 5.0, po
     ax.set_ylabel("p")
     ax.set_aspect("equal")
     ax.set_title(f"Wigner function, mode {mode}")
+    return ax
+
+
+def plot_homodyne_histogram(samples: Any, xvec: Any, density: Any, ax: Any = None, bins: int = 60):
+    """Histogram of 1-D homodyne ``samples`` over the exact Born density ``density(xvec)``.
+
+    Taught in ``03_measuring_cv_states``.
+    """
+    import matplotlib.pyplot as plt
+
+    samples, xvec, density = (np.asarray(v, dtype=float).ravel() for v in (samples, xvec, density))
+    if xvec.shape != density.shape:
+        raise ValueError(f"xvec and density must have the same length, got {xvec.shape} and {density.shape}")
+    ax = ax or plt.gca()
+    ax.hist(
+        samples,
+        bins=bins,
+        range=(xvec[0], xvec[-1]),
+        density=True,
+        alpha=0.5,
+        color="tab:red",
+        label=f"{len(samples)} samples",
+    )
+    ax.plot(xvec, density, color="tab:blue", lw=2, label="Born density p(x)")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.legend(loc="best")
     return ax
 
 

@@ -11,6 +11,8 @@ from qgan_lab.fock import (
     beamsplitter_matrix,
     displacement_matrix,
     flop_estimate,
+    kerr_matrix,
+    rotation_matrix,
     skew,
     squeezing_matrix,
     unskew,
@@ -123,6 +125,32 @@ def test_matrices_match_thewalrus_recurrences():
         ]:
             got = ours(tf.constant(a, tf.float64), tf.constant(b, tf.float64), 7, C128).numpy()
             assert np.max(np.abs(got - ref(a, b, 7))) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", [tf.complex64, C128])
+def test_every_gate_is_accurate_at_the_largest_cutoff_and_amplitude_in_both_dtypes(dtype):
+    """Cutoff 15, |alpha| = 2, r = 1: the complex64 matrices are built in double, then cast."""
+    from thewalrus.fock_gradients import beamsplitter, displacement, squeezing
+
+    c = 15
+    tolerance = 1e-6 if dtype == tf.complex64 else 1e-10
+    real = dtype.real_dtype
+    cases = [
+        (displacement_matrix, displacement, (2.0, 0.7)),
+        (squeezing_matrix, squeezing, (1.0, -0.4)),
+        (beamsplitter_matrix, beamsplitter, (0.9, 0.3)),
+    ]
+    for ours, ref, (a, b) in cases:
+        got = ours(tf.constant(a, real), tf.constant(b, real), c, dtype)
+        assert got.dtype == dtype
+        assert np.max(np.abs(got.numpy() - ref(a, b, c))) < tolerance, ours.__name__
+    n = np.arange(c)
+    np.testing.assert_allclose(
+        np.diag(rotation_matrix(tf.constant(0.8, tf.float64), c, dtype).numpy()), np.exp(0.8j * n), atol=tolerance
+    )
+    np.testing.assert_allclose(
+        np.diag(kerr_matrix(tf.constant(0.3, tf.float64), c, dtype).numpy()), np.exp(0.3j * n**2), atol=tolerance
+    )
 
 
 def test_truncated_matrices_are_not_expm_of_truncated_generators():

@@ -167,3 +167,69 @@ def test_memory_error_is_raised_before_simulating():
     g = PureQuantumGenerator(4, 2, 6, 1, 12, seed=0)
     with pytest.raises(ValueError, match="GiB"):
         g.generate(tf.zeros([64, 4]))
+
+
+# ---------------------------------------------------------------------- sampled readout
+def cat_generator(latent_dim=2):
+    g = PureQuantumGenerator(latent_dim, 2, n_modes=2, layers=2, cutoff_dim=8, readout="sample", seed=0)
+    g.set_weights(g.cat_weights())
+    return g
+
+
+def test_sample_readout_of_the_hand_set_cat_is_bimodal_deterministic_and_scales_to_5000_rows():
+    g = cat_generator()
+    z = tf.random.stateless_normal([5000, 2], seed=[1, 2])
+    out = g.generate(z).numpy()
+    assert out.shape == (5000, 2) and out.dtype == np.float32
+    upper = out[:, 0] > 0
+    assert 0.45 < upper.mean() < 0.55  # both modes, equally
+    for side, centre in ((upper, 2.0), (~upper, -2.0)):
+        np.testing.assert_allclose(out[side].mean(0), [centre, centre], atol=0.1)
+        assert np.all(out[side].std(0) < 0.75)
+    assert np.corrcoef(out.T)[0, 1] > 0.85  # the two features move together: (+2, +2) or (-2, -2)
+    forward = g.forward(z)  # same shape: no new compilation
+    np.testing.assert_array_equal(forward["output"].numpy(), out)  # a deterministic function of z
+    assert set(forward) >= {"output", "measurements", "trace", "x", "p"}
+    assert forward["trace"].shape == (5000,) and float(tf.reduce_min(forward["trace"])) > 0.95
+
+
+def test_sample_readout_gradients_are_finite_and_reach_every_variable():
+    g = PureQuantumGenerator(3, 2, n_modes=2, layers=1, cutoff_dim=6, readout="sample", seed=3, jit_compile=False)
+    assert g.circuit.n_inputs == 1  # the third latent component is displacement-encoded
+    z = tf.random.stateless_normal([16, 3], seed=[4, 5])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.sin(g.forward(z)["output"]))
+    grads = tape.gradient(loss, list(g.weights.values()))
+    assert all(gr is not None and np.all(np.isfinite(gr.numpy())) for gr in grads)
+    assert sum(float(tf.reduce_max(tf.abs(gr))) > 0 for gr in grads) >= len(grads) - 1
+
+
+def test_sample_readout_configuration_errors_and_checkpoint_refusal(tmp_path):
+    from qgan_lab.training import QuantumGANTrainer
+
+    with pytest.raises(ValueError, match="readout"):
+        PureQuantumGenerator(2, 2, 2, 1, 4, readout="photons")
+    with pytest.raises(ValueError, match="output_dim"):
+        PureQuantumGenerator(3, 3, 2, 1, 4, readout="sample")
+    with pytest.raises(ValueError, match="at least 2 inputs"):
+        PureQuantumGenerator(1, 2, 2, 1, 4, readout="sample")
+    mean = PureQuantumGenerator(2, 2, 2, 1, 4, seed=0)
+    sample = PureQuantumGenerator(2, 2, 2, 1, 4, seed=0, readout="sample")
+    assert mean.architecture()["readout"] == "mean" and sample.architecture()["readout"] == "sample"
+    critic = PureQuantumDiscriminator(2, 2, 1, 4, seed=1)
+    QuantumGANTrainer(mean, critic, n_critic=1, seed=0).save(tmp_path)
+    with pytest.raises(ValueError, match="another architecture"):
+        QuantumGANTrainer(sample, critic, n_critic=1, seed=0).check_checkpoint_compatible(tmp_path)
+
+
+def test_generate_runs_batches_over_the_training_memory_limit_in_chunks():
+    from qgan_lab.fock import FockEngine
+
+    probe = PureQuantumGenerator(2, 2, 2, 1, 4, seed=0)
+    per_row = probe.engine.memory_estimate(probe.circuit, 1)
+    engine = FockEngine(max_memory_bytes=3.5 * per_row)  # training fits 3 rows at most
+    g = PureQuantumGenerator(2, 2, 2, 1, 4, seed=0, engine=engine, jit_compile=False)
+    z = tf.random.stateless_normal([10, 2], seed=[6, 7])
+    with pytest.raises(ValueError, match="GiB"):
+        g.forward(z)
+    np.testing.assert_allclose(g.generate(z).numpy(), probe.generate(z).numpy(), atol=1e-6)

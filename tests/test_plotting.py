@@ -8,6 +8,7 @@ import tensorflow as tf
 from qgan_lab.circuits import CVCircuit
 from qgan_lab.plotting import (
     plot_fock_distribution,
+    plot_homodyne_histogram,
     plot_samples,
     plot_training_dashboard,
     plot_wigner,
@@ -59,3 +60,19 @@ def test_plots_draw():
     dash = plot_training_dashboard(history, np.zeros((5, 2)), np.ones((5, 2)), 20, 20)
     assert len(dash.axes) == 4
     plt.close("all")
+
+
+def test_homodyne_histogram_draws_samples_and_density_and_checks_lengths():
+    import matplotlib.pyplot as plt
+
+    xvec = np.linspace(-4, 4, 81)
+    density = np.exp(-(xvec**2) / 2) / np.sqrt(2 * np.pi)
+    samples = np.random.default_rng(0).normal(size=500)
+    fig, ax = plt.subplots()
+    plot_homodyne_histogram(samples, xvec, density, ax=ax)
+    assert len(ax.patches) == 60 and len(ax.lines) == 1
+    heights = np.array([p.get_height() for p in ax.patches])
+    assert abs(heights.sum() * (8 / 60) - 1) < 0.05  # a density histogram
+    with pytest.raises(ValueError, match="same length"):
+        plot_homodyne_histogram(samples, xvec, density[:-1], ax=ax)
+    plt.close(fig)
