@@ -20,6 +20,7 @@ The whole batch runs in one circuit evaluation. Taught in ``02_quantum_models``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ import tensorflow as tf
 
 from .circuits import CVCircuit, _check_int
 from .engines import get_engine
-from .observables import quadrature_expectations, state_trace
+from .observables import mean_photon_numbers, quadrature_expectations, state_trace
+from .readouts import check_readout, diagonal_expectation, init_readout, readout_table
 
 
 def combiner_matrix(n_columns: int, output_dim: int) -> np.ndarray:
@@ -218,11 +220,22 @@ class PureQuantumGenerator(QuantumCircuitModel):
 class PureQuantumDiscriminator(QuantumCircuitModel):
     """Quantum discriminator/critic: ``x [B, input_dim]`` -> score ``[B, 1]``.
 
-    The score is the combined homodyne mean of all modes, an unbounded real number (in
-    practice within about +-2 sqrt(cutoff)), usable as a Wasserstein critic or as the logit
-    of binary cross-entropy. The guide's configuration is
+    With the default ``readout="mean"`` the score is the combined homodyne mean of all modes,
+    an unbounded real number (in practice within about +-2 sqrt(cutoff)), usable as a
+    Wasserstein critic or as the logit of binary cross-entropy. The guide's configuration is
     ``PureQuantumDiscriminator(input_dim=2, n_modes=2, layers=2, cutoff_dim=6)``.
-    Taught in ``02_quantum_models``.
+
+    That score is close to affine in ``x``, so as a Wasserstein critic it only compares means.
+    Two options make the critic expressive (still one quantum circuit and one observable):
+
+    * ``readout`` - ``"mean"`` (default), ``"photon_number"`` (``sum_i s_i <n_i> + b``),
+      ``"vacuum"`` (``sum_i s_i P_i(0) + b``) or ``"fock"`` (``sum_ik w_ik P_i(k) + b``), with
+      trainable ``s``/``w`` (key ``readout_weights``) and ``b`` (``readout_bias``); see
+      :mod:`qgan_lab.readouts`. ``output_scale`` multiplies every readout.
+    * ``reupload`` - repeat the input displacements before every layer (data re-uploading).
+
+    ``forward()`` also returns ``photon_numbers`` ``<n_i>`` ``[B, n_modes]`` for these readouts.
+    Taught in ``02_quantum_models`` (section "An expressive critic").
     """
 
     _input_name = "x"
@@ -233,6 +246,9 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         n_modes: int = 2,
         layers: int = 2,
         cutoff_dim: int = 6,
+        *,
+        readout: str = "mean",
+        reupload: bool = False,
         **kwargs: Any,
     ):
         _check_int("input_dim", input_dim, 1)
@@ -240,9 +256,37 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
             raise ValueError(
                 f"input_dim={input_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
             )
+        self.readout = check_readout(readout)
         kwargs.setdefault("name", "discriminator")
         super().__init__(input_dim, 1, n_modes, layers, cutoff_dim, **kwargs)
+        self.circuit = dataclasses.replace(self.circuit, reupload=reupload)
+        for key, value in init_readout(readout, n_modes, cutoff_dim, self.seed).items():
+            self.weights[key] = tf.Variable(value, dtype=self.real_dtype, name=key)
         self.input_dim = int(input_dim)
+
+    @property
+    def reupload(self) -> bool:
+        return self.circuit.reupload
+
+    def architecture(self) -> dict[str, Any]:
+        """As for every model, plus ``readout`` and ``reupload``."""
+        return {**super().architecture(), "readout": self.readout, "reupload": self.reupload}
+
+    def _forward_impl(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.readout == "mean":
+            return super()._forward_impl(inputs)
+        ket = self.ket(inputs)
+        x, p = quadrature_expectations(ket)
+        table = readout_table(self.readout, self.weights["readout_weights"], self.cutoff_dim)
+        measurements = diagonal_expectation(ket, table, self.weights["readout_bias"])
+        return {
+            "output": self.output_scale * measurements,
+            "measurements": measurements,
+            "x": x,
+            "p": p,
+            "photon_numbers": mean_photon_numbers(ket),
+            "trace": state_trace(ket),
+        }
 
     def discriminate(self, x: Any) -> tf.Tensor:
         """Scores ``[B, 1]`` for samples ``x [B, input_dim]``."""
