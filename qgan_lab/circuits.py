@@ -16,7 +16,10 @@ neural networks*, Phys. Rev. Research 1, 033063 (2019)::
 with interferometers built as the rectangular mesh of beamsplitters ``BSgate(theta, phi)``
 followed by rotations ``Rgate`` on all modes but the last (as in Strawberry Fields'
 quantum-neural-network example). Inputs (latent vectors or data points) are encoded by
-displacements before the first layer. Taught in ``01_cv_circuits``.
+displacements before the first layer; with ``reupload=True`` they are repeated before every
+layer (*data re-uploading*, Pérez-Salinas et al., Quantum 4, 226 (2020)), which makes the
+circuit's output a richer, non-polynomial-in-few-terms function of its input. Taught in
+``01_cv_circuits`` (re-uploading in ``02_quantum_models``).
 """
 
 from __future__ import annotations
@@ -162,6 +165,8 @@ class CVCircuit(ProgramMixin):
             ``n_modes <= k < 2 n_modes`` displaces mode ``k - n_modes`` along p
             (``Dgate(s * x_k, pi/2)``). Modes without a feature start in vacuum.
         encoding_scale: ``s`` above, a fixed (not trained) number.
+        reupload: if ``True`` the encoding displacements are applied again before every
+            layer (data re-uploading), not only before the first. The weights are the same.
     """
 
     n_modes: int
@@ -169,10 +174,13 @@ class CVCircuit(ProgramMixin):
     cutoff_dim: int
     n_inputs: int = 0
     encoding_scale: float = 0.5
+    reupload: bool = False
 
     def __post_init__(self) -> None:
         _check_int("n_modes", self.n_modes, 1)
         _check_int("layers", self.layers, 1)
+        if not isinstance(self.reupload, (bool, np.bool_)):
+            raise TypeError(f"reupload must be True or False, got {type(self.reupload).__name__} {self.reupload!r}")
         _check_int("cutoff_dim", self.cutoff_dim, 2)
         _check_int("n_inputs", self.n_inputs, 0)
         if self.n_inputs > 2 * self.n_modes:
@@ -273,8 +281,10 @@ class CVCircuit(ProgramMixin):
 
     def gates(self) -> tuple[GateSpec, ...]:
         """Every gate of the circuit in the order it is applied."""
-        gates = self.encoding_gates()
+        gates = []
         for layer in range(self.layers):
+            if layer == 0 or self.reupload:
+                gates += self.encoding_gates()
             gates += self.layer_gates(layer)
         return tuple(gates)
 

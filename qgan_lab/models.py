@@ -31,6 +31,7 @@ reparameterisation); the samples carry no gradient with respect to ``z``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,11 @@ import tensorflow as tf
 from .circuits import CVCircuit, _check_int
 from .engines import get_engine
 from .homodyne import sample_homodyne
-from .observables import quadrature_expectations, state_trace
+from .observables import mean_photon_numbers, quadrature_expectations, state_trace
+from .readouts import READOUTS as CRITIC_READOUTS
+from .readouts import diagonal_expectation, init_readout, readout_table
 
-#: Readouts of :class:`QuantumCircuitModel`: homodyne means, or one homodyne sample.
+#: Readouts of :class:`PureQuantumGenerator`: homodyne means, or one homodyne sample.
 READOUTS = ("mean", "sample")
 
 
@@ -79,6 +82,9 @@ def check_batch(values: Any, name: str, width: int, dtype: tf.DType) -> tf.Tenso
 class QuantumCircuitModel(tf.Module):
     """Shared machinery: the circuit, its weights (``tf.Variable`` s) and the engine."""
 
+    #: the readouts this kind of model offers (the first is the default)
+    READOUTS: tuple[str, ...] = READOUTS
+
     def __init__(
         self,
         n_inputs: int,
@@ -100,8 +106,8 @@ class QuantumCircuitModel(tf.Module):
     ):
         super().__init__(name=name)
         _check_int("output_dim", output_dim, 1)
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        if not isinstance(readout, str) or readout not in self.READOUTS:
+            raise ValueError(f"readout must be one of {self.READOUTS}, got {readout!r}")
         self.readout = readout
         self.n_inputs = _check_int("n_inputs", n_inputs, 0)
         # "sample": the first output_dim inputs are measurement randomness, not encoded
@@ -191,13 +197,18 @@ class QuantumCircuitModel(tf.Module):
         ket = self.ket(inputs)
         x, p = quadrature_expectations(ket)
         columns = x if self._combiner.shape[0] == self.n_modes else tf.concat([x, p], axis=1)
-        measurements = columns @ self._combiner
+        return self._outputs(ket, columns @ self._combiner, x=x, p=p)
+
+    def _outputs(self, ket: tf.Tensor, measurements: tf.Tensor, **extra: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The forward dict: ``output`` (= ``output_scale * measurements``), ``measurements``,
+        per-mode ``x``, ``p`` means and the ``trace`` of the state, plus ``extra``."""
+        if "x" not in extra:
+            extra["x"], extra["p"] = quadrature_expectations(ket)
         return {
             "output": self.output_scale * measurements,
             "measurements": measurements,
-            "x": x,
-            "p": p,
             "trace": state_trace(ket),
+            **extra,
         }
 
     def _sampled_forward(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -210,15 +221,7 @@ class QuantumCircuitModel(tf.Module):
             ket = tf.broadcast_to(ket, tf.concat([tf.shape(inputs)[:1], tf.shape(ket)[1:]], 0))
         z = tf.cast(inputs[:, :k], tf.float64)
         uniforms = 0.5 * tf.math.erfc(-z / np.sqrt(2.0))  # Phi(z), accurate in both tails
-        measurements = sample_homodyne(ket, uniforms, modes=range(k))
-        x, p = quadrature_expectations(ket)
-        return {
-            "output": self.output_scale * measurements,
-            "measurements": measurements,
-            "x": x,
-            "p": p,
-            "trace": state_trace(ket),
-        }
+        return self._outputs(ket, sample_homodyne(ket, uniforms, modes=range(k)))
 
     def _circuit_rows(self, rows: int) -> int:
         """Rows the circuit itself runs for a batch of ``rows`` inputs."""
@@ -315,14 +318,26 @@ class PureQuantumGenerator(QuantumCircuitModel):
 class PureQuantumDiscriminator(QuantumCircuitModel):
     """Quantum discriminator/critic: ``x [B, input_dim]`` -> score ``[B, 1]``.
 
-    The score is the combined homodyne mean of all modes, an unbounded real number (in
-    practice within about +-2 sqrt(cutoff)), usable as a Wasserstein critic or as the logit
-    of binary cross-entropy. The guide's configuration is
+    With the default ``readout="mean"`` the score is the combined homodyne mean of all modes,
+    an unbounded real number (in practice within about +-2 sqrt(cutoff)), usable as a
+    Wasserstein critic or as the logit of binary cross-entropy. The guide's configuration is
     ``PureQuantumDiscriminator(input_dim=2, n_modes=2, layers=2, cutoff_dim=6)``.
-    Taught in ``02_quantum_models``.
+
+    That score is close to affine in ``x``, so as a Wasserstein critic it only compares means.
+    Two options make the critic expressive (still one quantum circuit and one observable):
+
+    * ``readout`` - ``"mean"`` (default), ``"photon_number"`` (``sum_i s_i <n_i> + b``),
+      ``"vacuum"`` (``sum_i s_i P_i(0) + b``) or ``"fock"`` (``sum_ik w_ik P_i(k) + b``), with
+      trainable ``s``/``w`` (key ``readout_weights``) and ``b`` (``readout_bias``); see
+      :mod:`qgan_lab.readouts`. ``output_scale`` multiplies every readout.
+    * ``reupload`` - repeat the input displacements before every layer (data re-uploading).
+
+    ``forward()`` also returns ``photon_numbers`` ``<n_i>`` ``[B, n_modes]`` for these readouts.
+    Taught in ``02_quantum_models`` (section "An expressive critic").
     """
 
     _input_name = "x"
+    READOUTS = CRITIC_READOUTS
 
     def __init__(
         self,
@@ -330,6 +345,9 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         n_modes: int = 2,
         layers: int = 2,
         cutoff_dim: int = 6,
+        *,
+        readout: str = "mean",
+        reupload: bool = False,
         **kwargs: Any,
     ):
         _check_int("input_dim", input_dim, 1)
@@ -338,8 +356,27 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
                 f"input_dim={input_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
             )
         kwargs.setdefault("name", "discriminator")
-        super().__init__(input_dim, 1, n_modes, layers, cutoff_dim, **kwargs)
+        super().__init__(input_dim, 1, n_modes, layers, cutoff_dim, readout=readout, **kwargs)
+        self.circuit = dataclasses.replace(self.circuit, reupload=reupload)
+        for key, value in init_readout(readout, n_modes, cutoff_dim, self.seed).items():
+            self.weights[key] = tf.Variable(value, dtype=self.real_dtype, name=key)
         self.input_dim = int(input_dim)
+
+    @property
+    def reupload(self) -> bool:
+        return self.circuit.reupload
+
+    def architecture(self) -> dict[str, Any]:
+        """As for every model, plus ``reupload``."""
+        return {**super().architecture(), "reupload": self.reupload}
+
+    def _forward_impl(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.readout == "mean":
+            return super()._forward_impl(inputs)
+        ket = self.ket(inputs)
+        table = readout_table(self.readout, self.weights["readout_weights"], self.cutoff_dim)
+        measurements = diagonal_expectation(ket, table, self.weights["readout_bias"])
+        return self._outputs(ket, measurements, photon_numbers=mean_photon_numbers(ket))
 
     def discriminate(self, x: Any) -> tf.Tensor:
         """Scores ``[B, 1]`` for samples ``x [B, input_dim]``."""

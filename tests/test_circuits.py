@@ -70,3 +70,15 @@ def test_gate_list_validation():
         GateList(2, 4, (GateSpec("Q", (0,), ()),))
     with pytest.raises(ValueError, match="outside"):
         GateList(1, 4, (ok,))
+
+
+def test_reupload_repeats_the_encoding_before_every_layer():
+    plain, again = CVCircuit(2, 3, 5, n_inputs=2), CVCircuit(2, 3, 5, n_inputs=2, reupload=True)
+    assert plain.group_sizes() == again.group_sizes()  # same weights, more gates
+    encodings = [i for i, g in enumerate(again.gates()) if g.params and g.params[0].source == "x"]
+    per_layer = len(again.layer_gates(0))
+    assert encodings == [k * (per_layer + 2) + j for k in range(3) for j in range(2)]
+    text = "\n".join(str(cmd) for cmd in again.to_program().circuit)
+    assert text.count("Dgate({x_0}, 0)") == 3 and len(again.to_program().circuit) == len(again.gates())
+    with pytest.raises(TypeError, match="reupload"):
+        CVCircuit(2, 1, 4, n_inputs=1, reupload="yes")

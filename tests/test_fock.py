@@ -176,8 +176,9 @@ def test_skew_round_trip_groups_by_photon_number():
     assert np.array_equal(unskew(tf.constant(skewed)).numpy(), pairs)
 
 
-def test_whole_circuit_and_gradients_match_sf_including_second_order():
-    circuit = CVCircuit(2, 2, 5, n_inputs=2)
+@pytest.mark.parametrize("reupload", [False, True])
+def test_whole_circuit_and_gradients_match_sf_including_second_order(reupload):
+    circuit = CVCircuit(2, 2, 5, n_inputs=2, reupload=reupload)
     init = circuit.init_weights(7, 0.4, 0.2)
     x = tf.constant([[0.3, -0.5], [1.0, 0.2]], dtype=tf.float64)
 

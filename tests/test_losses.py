@@ -116,7 +116,7 @@ def test_loss_gradients_match_finite_differences_on_quantum_models():
         assert rel_err(auto, fd) < 1e-3, loss_fn.__name__
 
 
-@pytest.mark.parametrize("loss_type", ["wasserstein", "measurement", "bce"])
+@pytest.mark.parametrize("loss_type", ["wasserstein", "measurement", "bce", "mmd"])
 def test_every_loss_answers_the_trainers_questions_consistently(loss_type):
     """sample_loss + regularizers is the guide's generator loss; critic_objective has the history keys."""
     rng = np.random.default_rng(4)
@@ -125,15 +125,70 @@ def test_every_loss_answers_the_trainers_questions_consistently(loss_type):
     params = [tf.constant(rng.normal(scale=4.0, size=5))]
     critic = linear_critic([0.7, -1.2])
     loss = make_loss(loss_type)
-    assert loss.needs_critic
-    critic_losses = loss.critic_objective(critic(real), critic(fake), real, fake, critic, tf.fill([6, 1], 0.5))
-    assert {"total_loss", "w_distance", "gradient_penalty"} <= set(critic_losses)
-    np.testing.assert_allclose(critic_losses["w_distance"], np.mean(critic(real)) - np.mean(critic(fake)), rtol=1e-12)
+    assert loss.needs_critic == (loss_type != "mmd")
+    if loss.needs_critic:
+        critic_losses = loss.critic_objective(critic(real), critic(fake), real, fake, critic, tf.fill([6, 1], 0.5))
+        assert {"total_loss", "w_distance", "gradient_penalty"} <= set(critic_losses)
+        gap = np.mean(critic(real)) - np.mean(critic(fake))
+        np.testing.assert_allclose(critic_losses["w_distance"], gap, rtol=1e-12)
     total = loss.sample_loss(fake, real, critic) + loss.regularizers(fake, real, params)["total_loss"]
     if loss_type == "wasserstein":
         expected = loss.generator_loss(critic(fake), fake, params)["total_loss"]
-    elif loss_type == "measurement":
+    elif loss_type in ("measurement", "mmd"):
         expected = loss.compute_loss(fake, real, params)["total_loss"]
     else:
         expected = loss.generator_loss(critic(fake))["total_loss"]
     np.testing.assert_allclose(total, expected, rtol=1e-12)
+
+
+def numpy_mmd2(x, y, bandwidths):
+    """Plain loops: the unbiased MMD^2 U-statistic with the averaged Gaussian kernel."""
+
+    def k(a, b):
+        return np.mean([np.exp(-np.sum((a - b) ** 2) / (2 * s**2)) for s in bandwidths])
+
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return xx + yy - 2 * xy
+
+
+def test_mmd_matches_a_numpy_reference_in_value_and_gradient():
+    rng = np.random.default_rng(0)
+    fake, real = rng.normal(size=(5, 2)), rng.normal(1.0, 2.0, size=(7, 2))
+    loss = make_loss("mmd")
+    assert loss.needs_critic is False and QuantumWassersteinLoss.needs_critic is True
+    bandwidths = np.array([0.25, 0.5, 1.0, 2.0]) * np.sqrt(np.mean(np.var(real, axis=0)))
+    out = loss.generator_loss(tf.constant(fake), tf.constant(real))
+    assert np.allclose(out["bandwidths"], bandwidths)
+    assert np.isclose(out["mmd"], numpy_mmd2(fake, real, bandwidths), rtol=1e-10)
+    assert float(out["total_loss"]) == float(out["base_loss"]) == float(out["mmd"])
+    # gradient with respect to the generated samples (the real batch fixes the bandwidths)
+    variable = tf.Variable(fake)
+    with tf.GradientTape() as tape:
+        value = loss.generator_loss(variable, tf.constant(real))["total_loss"]
+    auto = tape.gradient(value, variable).numpy()
+    eps, fd = 1e-6, np.zeros_like(fake)
+    for idx in np.ndindex(*fake.shape):
+        step = np.zeros_like(fake)
+        step[idx] = eps
+        fd[idx] = (numpy_mmd2(fake + step, real, bandwidths) - numpy_mmd2(fake - step, real, bandwidths)) / (2 * eps)
+    assert rel_err(auto, fd) < 1e-6
+
+
+def test_mmd_is_unbiased_compiles_and_tells_distributions_apart():
+    loss = make_loss("mmd", scale=1.0)
+    rng = np.random.default_rng(1)
+    # unbiased: over many pairs of batches from ONE distribution the estimate averages to ~0
+    same = [float(loss.generator_loss(rng.normal(size=(8, 2)), rng.normal(size=(8, 2)))["mmd"]) for _ in range(200)]
+    assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(len(same)) and min(same) < 0
+    compiled = tf.function(lambda f, r: loss.generator_loss(f, r)["mmd"], jit_compile=True)
+    f, r = tf.constant(rng.normal(size=(16, 2))), tf.constant(rng.normal(2.0, 1.0, size=(16, 2)))
+    assert np.isclose(compiled(f, r), loss.generator_loss(f, r)["mmd"]) and float(compiled(f, r)) > 0.1
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        loss.generator_loss(np.zeros((1, 2)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="same number of features"):
+        loss.generator_loss(np.zeros((4, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="bandwidth_factors"):
+        make_loss("mmd", bandwidth_factors=(1.0, -1.0))

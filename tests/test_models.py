@@ -233,3 +233,64 @@ def test_generate_runs_batches_over_the_training_memory_limit_in_chunks():
     with pytest.raises(ValueError, match="GiB"):
         g.forward(z)
     np.testing.assert_allclose(g.generate(z).numpy(), probe.generate(z).numpy(), atol=1e-6)
+
+
+def test_critic_readouts_are_the_expected_observables_on_coherent_states():
+    """All circuit weights 0: the layer is the identity, the state is the coherent |s x>, so
+    <n> = (s x)^2 and P(0) = exp(-(s x)^2): quadratic, and a Gaussian bump in the input."""
+    x = np.array([[-1.0], [0.3], [0.8]])
+    s = 0.9
+    expected = {"photon_number": (s * x) ** 2, "vacuum": np.exp(-((s * x) ** 2)), "fock": (s * x) ** 2}
+    for readout, value in expected.items():
+        d = PureQuantumDiscriminator(
+            1, 1, 1, 14, readout=readout, encoding_scale=s, dtype=tf.complex128, jit_compile=False
+        )
+        weights = {k: np.zeros_like(v) for k, v in d.get_weights().items()}
+        weights["readout_weights"] = np.arange(14.0)[None] if readout == "fock" else np.ones(1)
+        weights["readout_bias"] = np.array([0.25])
+        d.set_weights(weights)
+        out = d.forward(x)
+        assert np.allclose(out["output"], value + 0.25, atol=1e-6), readout
+        assert np.allclose(out["photon_numbers"], (s * x) ** 2, atol=1e-6)
+
+
+@pytest.mark.parametrize("readout", ["photon_number", "fock"])
+def test_expressive_critics_agree_across_engines_with_reuploading(readout):
+    def make(engine):
+        return PureQuantumDiscriminator(
+            2,
+            2,
+            2,
+            5,
+            readout=readout,
+            reupload=True,
+            seed=8,
+            engine=engine,
+            dtype=tf.complex128,
+            passive_std=0.5,
+            jit_compile=False,
+        )
+
+    inputs = tf.constant(np.random.default_rng(3).normal(size=(3, 2)))
+    results = []
+    for model in (make("fock"), make("sf")):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.sin(model.discriminate(inputs)))
+        grads = tape.gradient(loss, model.trainable_variables)
+        results.append((float(loss), np.concatenate([v.numpy().ravel() for v in grads])))
+    assert abs(results[0][0] - results[1][0]) < 1e-6
+    assert rel_err(results[0][1], results[1][1]) < 1e-6
+
+
+def test_critic_options_enter_the_architecture_and_are_checked():
+    plain = PureQuantumDiscriminator(2, 2, 1, 5, seed=0)
+    expressive = PureQuantumDiscriminator(2, 2, 1, 5, seed=0, readout="photon_number", reupload=True)
+    assert plain.architecture()["readout"] == "mean" and plain.architecture()["reupload"] is False
+    assert expressive.architecture()["readout"] == "photon_number" and expressive.reupload is True
+    assert sorted(set(expressive.weights) - set(plain.weights)) == ["readout_bias", "readout_weights"]
+    with pytest.raises(ValueError, match="weights must have keys"):
+        expressive.set_weights(plain.get_weights())  # another critic's weights do not load
+    with pytest.raises(ValueError, match="readout must be one of"):
+        PureQuantumDiscriminator(2, 2, 1, 5, readout="parity")
+    with pytest.raises(TypeError, match="reupload"):
+        PureQuantumDiscriminator(2, 2, 1, 5, reupload=1)
