@@ -265,3 +265,18 @@ def test_cutoff_penalty_adds_the_leaked_probability_to_the_generator_loss():
     np.testing.assert_allclose(b["total_loss"] - a["total_loss"], 2.0 * np.mean(1.0 - trace), rtol=1e-4)
     with pytest.raises(ValueError, match="lambda_cutoff"):
         QuantumGANTrainer(g, d, lambda_cutoff=-1.0)
+
+
+def test_a_critic_free_loss_trains_the_born_generator_alone():
+    """MMD needs no critic: no critic update runs, the critic's weights stay put, the generator learns."""
+    g = PureQuantumGenerator(2, 2, 2, 1, 4, readout="sample", seed=0)
+    d = PureQuantumDiscriminator(2, 2, 1, 4, seed=1)
+    before = d.get_weights()
+    trainer = QuantumGANTrainer(g, d, "mmd", seed=0, lambda_cutoff=1.0)
+    g_before = g.get_weights()
+    history = trainer.train(make_data_generator("bimodal", 16, seed=0), 2, 3, 2, progress=False)
+    assert trainer.d_gradient_manager.get_summary()["total_steps"] == 0
+    assert all(np.array_equal(v, d.get_weights()[k]) for k, v in before.items())
+    assert any(not np.allclose(v, g.get_weights()[k]) for k, v in g_before.items())
+    assert np.all(np.isfinite(history["g_loss"])) and history["g_gradients"][-1] == len(g.trainable_variables)
+    assert "discriminator" not in trainer.initial_gradient_report
