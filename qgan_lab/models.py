@@ -225,8 +225,9 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
     Wasserstein critic or as the logit of binary cross-entropy. The guide's configuration is
     ``PureQuantumDiscriminator(input_dim=2, n_modes=2, layers=2, cutoff_dim=6)``.
 
-    That score is close to affine in ``x``, so as a Wasserstein critic it only compares means.
-    Two options make the critic expressive (still one quantum circuit and one observable):
+    At initialisation that score is close to affine in ``x`` (only the small active gates bend
+    it), and an affine Wasserstein critic only compares means. Two options make the critic
+    expressive from the start (still one quantum circuit and one observable):
 
     * ``readout`` - ``"mean"`` (default), ``"photon_number"`` (``sum_i s_i <n_i> + b``),
       ``"vacuum"`` (``sum_i s_i P_i(0) + b``) or ``"fock"`` (``sum_ik w_ik P_i(k) + b``), with
@@ -256,9 +257,10 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
             raise ValueError(
                 f"input_dim={input_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
             )
-        self.readout = check_readout(readout)
+        check_readout(readout)
         kwargs.setdefault("name", "discriminator")
         super().__init__(input_dim, 1, n_modes, layers, cutoff_dim, **kwargs)
+        self.readout = readout
         self.circuit = dataclasses.replace(self.circuit, reupload=reupload)
         for key, value in init_readout(readout, n_modes, cutoff_dim, self.seed).items():
             self.weights[key] = tf.Variable(value, dtype=self.real_dtype, name=key)
@@ -273,8 +275,8 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         return {**super().architecture(), "readout": self.readout, "reupload": self.reupload}
 
     def _forward_impl(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-        if self.readout == "mean":
-            return super()._forward_impl(inputs)
+        if self.readout == "mean":  # (no zero-argument super(): autograph mis-converts it)
+            return QuantumCircuitModel._forward_impl(self, inputs)
         ket = self.ket(inputs)
         x, p = quadrature_expectations(ket)
         table = readout_table(self.readout, self.weights["readout_weights"], self.cutoff_dim)
