@@ -323,8 +323,9 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
     Wasserstein critic or as the logit of binary cross-entropy. The guide's configuration is
     ``PureQuantumDiscriminator(input_dim=2, n_modes=2, layers=2, cutoff_dim=6)``.
 
-    That score is close to affine in ``x``, so as a Wasserstein critic it only compares means.
-    Two options make the critic expressive (still one quantum circuit and one observable):
+    At initialisation that score is close to affine in ``x`` (only the small active gates bend
+    it), and an affine Wasserstein critic only compares means. Two options make the critic
+    expressive from the start (still one quantum circuit and one observable):
 
     * ``readout`` - ``"mean"`` (default), ``"photon_number"`` (``sum_i s_i <n_i> + b``),
       ``"vacuum"`` (``sum_i s_i P_i(0) + b``) or ``"fock"`` (``sum_ik w_ik P_i(k) + b``), with
@@ -371,8 +372,8 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         return {**super().architecture(), "reupload": self.reupload}
 
     def _forward_impl(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-        if self.readout == "mean":
-            return super()._forward_impl(inputs)
+        if self.readout == "mean":  # (no zero-argument super(): autograph mis-converts it)
+            return QuantumCircuitModel._forward_impl(self, inputs)
         ket = self.ket(inputs)
         table = readout_table(self.readout, self.weights["readout_weights"], self.cutoff_dim)
         measurements = diagonal_expectation(ket, table, self.weights["readout_bias"])

@@ -1,9 +1,10 @@
 """Critic readouts: which quantum observable turns the critic's output state into a score.
 
 A Wasserstein critic must be a *nonlinear* function of its input. With displacement
-encoding, the homodyne mean ``<x>`` of the guide's discriminator (readout ``"mean"``) is close
-to affine in the input, so such a critic compares little more than means. The physics offers
-nonlinear observables for free; every readout here is still the expectation of **one**
+encoding, the homodyne mean ``<x>`` of the guide's discriminator (readout ``"mean"``) is
+affine in the input until the layers' squeezing and Kerr gates bend it (small at
+initialisation), and an affine critic compares only means. The physics offers nonlinear
+observables for free; every readout here is still the expectation of **one**
 Hermitian observable (a diagonal operator in the Fock basis, plus a multiple of the
 identity), never a classical network:
 
