@@ -1,7 +1,8 @@
 """The lab as a learner sees it: JupyterLab in headless Chromium, cells run from the Run menu.
 
 Starts JupyterLab from this Python's environment on a free local port (no token, fast mode,
-``PYTHONPATH`` = this repository, the project's ``binder/overrides.json`` as its settings) and
+``PYTHONPATH`` = this repository, the project's ``binder/overrides.json`` as its settings, a
+copy of ``notebooks/`` as its root, so the repository's notebooks stay without outputs) and
 drives Debian's ``chromium`` with Playwright. Notebook 01 (sliders) and 06 (training, Train
 button) run through the UI; the other notebooks are left to nbval. Screenshots go to
 ``runs/browser/``. Skips, saying why, where Chromium or Playwright is missing
@@ -91,9 +92,12 @@ def browser():
 def lab(tmp_path_factory, browser):
     """URL of a JupyterLab serving this repository, with the project's lab settings."""
     tmp = tmp_path_factory.mktemp("lab")
+    # the lab serves a copy: what the browser runs (and could save) never touches the repository
+    shutil.copytree(ROOT / "notebooks", tmp / "root" / "notebooks")
     settings = json.loads((ROOT / "binder" / "overrides.json").read_text())
-    # test only: keep every cell in the DOM so that all outputs can be inspected
+    # test only: every cell stays in the DOM (all outputs can be inspected), nothing is autosaved
     settings["@jupyterlab/notebook-extension:tracker"] = {"windowingMode": "none"}
+    settings["@jupyterlab/docmanager-extension:plugin"] = {"autosave": False}
     (tmp / "app-settings").mkdir()
     (tmp / "app-settings" / "overrides.json").write_text(json.dumps(settings))
     port = _free_port()
@@ -117,13 +121,13 @@ def lab(tmp_path_factory, browser):
         "--port-retries=0",
         "--IdentityProvider.token=",
         "--ServerApp.password=",
-        f"--ServerApp.root_dir={ROOT}",
+        f"--ServerApp.root_dir={tmp / 'root'}",
         f"--LabApp.app_settings_dir={tmp / 'app-settings'}",
     ]
     if os.geteuid() == 0:  # CI runs as root
         command.append("--allow-root")
     log = open(tmp / "jupyter.log", "w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp / "root")
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -219,3 +223,5 @@ def test_notebook_06_train_button_is_busy_and_redraws_the_dashboard_in_place(bro
     assert len(frames) >= 2 and all(n == 1 for _, _, n in frames), frames
     assert len({(size, checksum) for size, checksum, _ in frames}) == len(frames), frames
     assert page.evaluate(FIND_PROBLEMS) == []
+    # binder/overrides.json: no news prompt popped up over the plots during the whole run
+    assert page.locator(".Toastify__toast", has_text="news").count() == 0
