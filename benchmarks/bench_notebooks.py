@@ -1,6 +1,6 @@
 """Wall time of every notebook at full size on one CPU core, as a Binder learner gets it.
 
-    python benchmarks/bench_notebooks.py [--cpu 0] [--fast] [NN_name.ipynb ...]
+    python benchmarks/bench_notebooks.py [--cpu 0] [--fast] [--save DIR] [NN_name.ipynb ...]
 
 Executes each notebook top to bottom in a fresh kernel (``nbclient``) with ``QGAN_LAB_FAST=0``
 (``--fast``: 1, to check the tool quickly), the process and its kernels pinned to one core, and
@@ -35,7 +35,7 @@ def error_looking_outputs(notebook) -> list[str]:
     return found
 
 
-def run(path: Path, timeout_s: int) -> tuple[float, list[str], str | None]:
+def run(path: Path, timeout_s: int, save_dir: Path | None = None) -> tuple[float, list[str], str | None]:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -50,6 +50,9 @@ def run(path: Path, timeout_s: int) -> tuple[float, list[str], str | None]:
         client.execute()
     except CellExecutionError as exc:
         failure = str(exc).strip().splitlines()[-1][:200]
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, save_dir / path.name)
     return time.perf_counter() - began, error_looking_outputs(notebook), failure
 
 
@@ -59,6 +62,7 @@ def main() -> int:
     parser.add_argument("--cpu", type=int, default=0, help="the one core to run on (default 0)")
     parser.add_argument("--fast", action="store_true", help="QGAN_LAB_FAST=1 (checks the tool, not the budget)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell before giving up")
+    parser.add_argument("--save", type=Path, help="write the executed notebooks (with outputs) to this folder")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})  # the kernels inherit it
     os.environ.update(
@@ -74,7 +78,7 @@ def main() -> int:
     print("|---|---|---|---|---|", flush=True)
     ok = True
     for name in names:
-        wall, errors, failure = run(NOTEBOOKS / name, args.timeout)
+        wall, errors, failure = run(NOTEBOOKS / name, args.timeout, args.save)
         budget = BUDGET_S.get(name, DEFAULT_BUDGET_S)
         within = wall <= budget and failure is None
         ok &= within and not errors
