@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
 ]
 RUN_TIMEOUT_S = 300  # a cap on one notebook's Run All (fast mode); it takes 20-150 s
 
