@@ -150,7 +150,8 @@ def lab(tmp_path_factory, browser):
 
 def _open_and_run_all(browser, lab, notebook: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab}/lab/tree/notebooks/{notebook}")
+    # a workspace of its own: only this notebook is open, so the Run menu acts on it
+    page.goto(f"{lab}/lab/workspaces/{notebook.removesuffix('.ipynb')}/tree/notebooks/{notebook}?reset")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
@@ -158,6 +159,7 @@ def _open_and_run_all(browser, lab, notebook: str):
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     if dialog.count():
         dialog.locator("button", has_text="Select").click()
+    page.locator(".jp-Notebook .jp-Cell").first.click()  # focus: the notebook is the current widget
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
     # done when the kernel is idle again and every code cell has an execution number
