@@ -9,27 +9,39 @@ export QGAN_LAB_FAST ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
-.PHONY: install lab test unit notebooks lint format demo bench bench-train clean
+.PHONY: install lab test unit notebooks lint format demo bench bench-train browser notebooks-full binder-check clean
 
 # Install once (again when the package metadata or the pins change). The pins of
 # binder/environment.yml are the lock, so what passes here is what Binder runs.
-$(STAMP): pyproject.toml binder/environment.yml
+$(STAMP): pyproject.toml binder/environment.yml binder/overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	sed -n 's/^ *- \([A-Za-z0-9_.-]*==[^ ]*\) *$$/\1/p' binder/environment.yml > $(PINS)
 	$(PY) -m pip install -q -c $(PINS) -e '.[lab,dev]'
+	mkdir -p $(VENV)/share/jupyter/lab/settings  # JupyterLab's settings (no news prompt), as on Binder
+	cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 install: $(STAMP)
 
 lab: install
-	QGAN_LAB_FAST=0 $(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+	QGAN_LAB_FAST=0 $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_welcome.ipynb
 
-test: install lint
-	$(PY) -m pytest tests --nbval-lax notebooks
+# -rs: the summary says why a test skipped (the browser test, where Chromium is missing)
+test: install lint browser
+	$(PY) -m pytest -rs tests --nbval-lax notebooks
+
+# Debian's chromium for tests/browser; where it cannot be installed, that test skips and says why
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get) for the browser test"; \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >/dev/null \
+	      || echo "could not install chromium: the browser test will skip"; \
+	  else echo "chromium missing and apt-get unusable here (needs root): the browser test will skip"; fi; }
 
 unit: install
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --ignore=tests/browser
 
 notebooks: install
 	$(PY) -m pytest --nbval-lax notebooks
@@ -51,6 +63,14 @@ bench: install
 
 bench-train: install
 	$(PY) benchmarks/bench_training.py
+
+# every notebook at full size (QGAN_LAB_FAST=0) on one CPU core, as Binder gives: a table of wall times
+notebooks-full: install
+	QGAN_LAB_FAST=0 $(PY) benchmarks/bench_notebooks.py
+
+# what Binder's postBuild and start do, in a fresh venv from binder/environment.yml's pins (a full install)
+binder-check:
+	bash benchmarks/check_binder.sh
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -16,6 +16,8 @@ from .losses import QuantumMeasurementLoss, QuantumWassersteinLoss
 from .models import PureQuantumDiscriminator, PureQuantumGenerator
 from .training import QuantumGANTrainer
 
+_compat.quiet_tensorflow()  # TensorFlow is imported by now: its retracing warnings stay out of notebooks
+
 __version__ = "0.1.0"
 
 __all__ = [  # the guide's public names first

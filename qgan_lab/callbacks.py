@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .metrics import mode_coverage
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,21 +27,45 @@ class QuantumGANCallback:
 
 
 class ModeCollapseMonitor(QuantumGANCallback):
-    """Warn when the generated samples' total variance drops below ``threshold`` (guide: 0.1)."""
+    """Warn when the generated samples collapse.
 
-    def __init__(self, threshold: float = 0.1, n_samples: int = 100):
+    The guide's check: the total variance of ``n_samples`` samples drops below ``threshold``
+    (0.1). That misses a generator that piles its samples near *one* of several modes while
+    keeping some spread, so with ``centers`` (the target's mode centres) it also warns when a
+    mode gets less than ``min_coverage`` of the samples (nearest-centre fractions, as in
+    :func:`qgan_lab.metrics.mode_coverage`). Flagged epochs go to ``collapsed_epochs``.
+    """
+
+    def __init__(self, threshold: float = 0.1, n_samples: int = 100, centers: Any = None, min_coverage: float = 0.05):
         self.threshold = float(threshold)
         self.n_samples = int(n_samples)
+        self.centers = None if centers is None else np.asarray(centers, dtype=float)
+        if self.centers is not None and (self.centers.ndim != 2 or len(self.centers) < 2):
+            raise ValueError(f"centers must be a (n_modes >= 2, dim) array, got shape {self.centers.shape}")
+        if not 0 < min_coverage < 1:
+            raise ValueError(f"min_coverage must be in (0, 1), got {min_coverage}")
+        self.min_coverage = float(min_coverage)
         self.collapsed_epochs: list[int] = []
 
     def on_epoch_end(self, epoch, trainer, logs=None):
         samples = trainer.sample(self.n_samples).numpy()
         variance = float(np.var(samples, axis=0).sum())
+        coverage = None if self.centers is None else mode_coverage(samples, self.centers)
         if logs is not None:
             logs["sample_variance"] = variance
+            if coverage is not None:
+                logs["min_mode_coverage"] = float(coverage.min())
         if variance < self.threshold:
             self.collapsed_epochs.append(epoch)
             logger.warning("Potential mode collapse at epoch %d: sample variance %.4f", epoch, variance)
+        elif coverage is not None and coverage.min() < self.min_coverage:
+            self.collapsed_epochs.append(epoch)
+            logger.warning(
+                "Potential mode collapse at epoch %d: mode coverage %s (a mode below %.0f%%)",
+                epoch,
+                ", ".join(f"{100 * c:.0f}%" for c in coverage),
+                100 * self.min_coverage,
+            )
 
 
 class LearningRateRule(QuantumGANCallback):
@@ -96,6 +122,9 @@ class EarlyStopping(QuantumGANCallback):
             )
 
 
-def guide_callbacks() -> list[QuantumGANCallback]:
-    """The guide's example callback: mode-collapse warning and learning-rate rule."""
-    return [ModeCollapseMonitor(), LearningRateRule()]
+def guide_callbacks(centers: Any = None) -> list[QuantumGANCallback]:
+    """The guide's example callback: mode-collapse warning and learning-rate rule.
+
+    With ``centers`` the mode-collapse monitor also watches mode coverage (see
+    :class:`ModeCollapseMonitor`)."""
+    return [ModeCollapseMonitor(centers=centers), LearningRateRule()]

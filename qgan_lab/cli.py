@@ -30,9 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--output-dir", default="runs/bimodal", help="where results go (default: runs/bimodal)")
     train.add_argument("--resume", action="store_true", help="continue the run in --output-dir")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bars = train.add_mutually_exclusive_group()
+    bars.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a terminal")
+    bars.add_argument("--no-progress", action="store_true", help="no progress bars (default when stderr is redirected)")
     sub.add_parser("presets", help="list the bundled presets")
     return parser
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only where they redraw in place: tqdm writes to stderr, and in a log file
+    its carriage-return frames would pile up. ``--progress``/``--no-progress`` override."""
+    if args.progress or args.no_progress:
+        return bool(args.progress)
+    return sys.stderr.isatty()
 
 
 def run_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -63,7 +73,7 @@ def run_train(args: argparse.Namespace) -> dict[str, Any]:
         plot_interval=int(train.get("plot_interval", 5)),
         output_dir=output_dir,
         resume=args.resume,
-        progress=not args.no_progress,
+        progress=show_progress(args),
     )
     report = trainer.evaluate(validation, centers, output_dir=output_dir)
     report["wall_time_s"] = time.perf_counter() - started

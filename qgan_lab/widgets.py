@@ -1,4 +1,5 @@
-"""Small ipywidgets helpers: sliders that redraw a plot in place.
+"""Small ipywidgets helpers: sliders that redraw a plot in place, the Train panel, and
+:func:`notebook_logging` (the package's log lines as plain notebook output).
 
 ``ipywidgets`` is imported inside the functions, so the package works without it.
 Taught in ``00_welcome`` (how the widgets work) and used by every notebook.
@@ -6,8 +7,52 @@ Taught in ``00_welcome`` (how the widgets work) and used by every notebook.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from typing import Any
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is *now*: in a notebook that is the cell (or the
+    ``Output`` widget) that is running, so log lines land where the learner is looking."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+class _PlainFormatter(logging.Formatter):
+    """``message`` for INFO and below, ``WARNING: message`` above: a warning stands out in plain text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno <= logging.INFO else f"{record.levelname}: {text}"
+
+
+def notebook_logging(level: int | str = logging.INFO) -> logging.Logger:
+    """Show the ``qgan_lab`` logger's lines (epoch lines, warnings) as plain stdout text.
+
+    Jupyter draws stderr in pink boxes that read like errors; this gives the ``qgan_lab``
+    logger its own stdout handler (replacing one added by an earlier call) and stops it
+    propagating, so the root logger stays untouched and other libraries' INFO lines stay
+    hidden. It also quiets TensorFlow's and absl's Python loggers. Returns the logger.
+    Taught in ``06_training_loop``.
+    """
+    if isinstance(level, bool) or not isinstance(level, (int, str)):
+        raise TypeError(f"level must be a logging level (int or name), got {level!r}")
+    from ._compat import quiet_tensorflow
+
+    quiet_tensorflow()
+    logger = logging.getLogger("qgan_lab")
+    for handler in [h for h in logger.handlers if isinstance(h, _StdoutHandler)]:
+        logger.removeHandler(handler)
+    handler = _StdoutHandler(sys.stdout)
+    handler.setFormatter(_PlainFormatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)  # raises ValueError for an unknown level name
+    logger.propagate = False
+    return logger
 
 
 def make_slider(name: str, spec: Any):
@@ -52,7 +97,9 @@ def training_panel(run: Callable[..., Any], epochs: int = 5, max_epochs: int = 5
 
     Clicking *Train* calls ``run(loss_type=..., n_critic=..., learning_rate_g=...,
     learning_rate_d=..., epochs=...)`` with its output (progress bar, live dashboard) shown
-    below the controls. Returns the ``VBox``; ``panel.button.click()`` trains from code.
+    below the controls. While it runs the button is disabled and reads *training...*, and a
+    first line says that the first epoch compiles. Returns the ``VBox``;
+    ``panel.button.click()`` trains from code.
     """
     import ipywidgets as widgets
 
@@ -65,15 +112,20 @@ def training_panel(run: Callable[..., Any], epochs: int = 5, max_epochs: int = 5
     output = widgets.Output()
 
     def on_click(_):
+        button.disabled, button.description, button.icon = True, "training...", "spinner"
         output.clear_output()
-        with output:
-            run(
-                loss_type=loss.value,
-                n_critic=n_critic.value,
-                learning_rate_g=lr_g.value,
-                learning_rate_d=lr_d.value,
-                epochs=n_epochs.value,
-            )
+        try:
+            with output:
+                print("Training... the first epoch compiles the circuits, which can take a minute.")
+                run(
+                    loss_type=loss.value,
+                    n_critic=n_critic.value,
+                    learning_rate_g=lr_g.value,
+                    learning_rate_d=lr_d.value,
+                    epochs=n_epochs.value,
+                )
+        finally:
+            button.disabled, button.description, button.icon = False, "Train", "play"
 
     button.on_click(on_click)
     panel = widgets.VBox([widgets.HBox([loss, n_critic, n_epochs]), widgets.HBox([lr_g, lr_d, button]), output])
