@@ -93,20 +93,28 @@ def slider_panel(update: Callable[..., Any], **specs: Any):
 
 
 def training_panel(run: Callable[..., Any], epochs: int = 5, max_epochs: int = 50):
-    """Controls to choose the loss, ``n_critic``, learning rates and epochs, and a Train button.
+    """Controls to choose the generator's readout, the loss, ``n_critic``, learning rates and
+    epochs, and a Train button.
 
-    Clicking *Train* calls ``run(loss_type=..., n_critic=..., learning_rate_g=...,
+    Clicking *Train* calls ``run(readout=..., loss_type=..., n_critic=..., learning_rate_g=...,
     learning_rate_d=..., epochs=...)`` with its output (progress bar, live dashboard) shown
     below the controls. While it runs the button is disabled and reads *training...*, and a
     first line says that the first epoch compiles. Returns the ``VBox``;
-    ``panel.button.click()`` trains from code.
+    ``panel.button.click()`` trains from code. Taught in ``06_training_loop``.
     """
     import ipywidgets as widgets
 
-    loss = widgets.Dropdown(options=["wasserstein", "measurement", "bce"], value="wasserstein", description="loss")
-    n_critic = widgets.IntSlider(min=1, max=10, value=5, description="n_critic")
-    lr_g = widgets.FloatLogSlider(value=1e-3, base=10, min=-4, max=-1, description="lr G")
-    lr_d = widgets.FloatLogSlider(value=1e-3, base=10, min=-4, max=-1, description="lr D")
+    from .losses import LOSS_TYPES
+
+    readout = widgets.Dropdown(
+        options=[("sample (Born machine)", "sample"), ("mean (the guide)", "mean")],
+        value="sample",
+        description="readout",
+    )
+    loss = widgets.Dropdown(options=list(LOSS_TYPES), value="wasserstein", description="loss")
+    n_critic = widgets.IntSlider(min=1, max=10, value=3, description="n_critic")
+    lr_g = widgets.FloatLogSlider(value=5e-3, base=10, min=-4, max=-1, description="lr G")
+    lr_d = widgets.FloatLogSlider(value=5e-3, base=10, min=-4, max=-1, description="lr D")
     n_epochs = widgets.IntSlider(min=1, max=max_epochs, value=epochs, description="epochs")
     button = widgets.Button(description="Train", button_style="success", icon="play")
     output = widgets.Output()
@@ -118,6 +126,7 @@ def training_panel(run: Callable[..., Any], epochs: int = 5, max_epochs: int = 5
             with output:
                 print("Training... the first epoch compiles the circuits, which can take a minute.")
                 run(
+                    readout=readout.value,
                     loss_type=loss.value,
                     n_critic=n_critic.value,
                     learning_rate_g=lr_g.value,
@@ -128,6 +137,8 @@ def training_panel(run: Callable[..., Any], epochs: int = 5, max_epochs: int = 5
             button.disabled, button.description, button.icon = False, "Train", "play"
 
     button.on_click(on_click)
-    panel = widgets.VBox([widgets.HBox([loss, n_critic, n_epochs]), widgets.HBox([lr_g, lr_d, button]), output])
+    panel = widgets.VBox(
+        [widgets.HBox([readout, loss, n_critic]), widgets.HBox([lr_g, lr_d, n_epochs]), button, output]
+    )
     panel.button, panel.output = button, output  # type: ignore[attr-defined]
     return panel

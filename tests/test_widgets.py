@@ -27,4 +27,5 @@ def test_training_panel_button_calls_run_with_the_controls():
     calls = []
     panel = training_panel(lambda **kw: calls.append(kw), epochs=3)
     panel.button.click()
-    assert calls == [dict(loss_type="wasserstein", n_critic=5, learning_rate_g=1e-3, learning_rate_d=1e-3, epochs=3)]
+    expected = dict(loss_type="wasserstein", n_critic=3, learning_rate_g=5e-3, learning_rate_d=5e-3, epochs=3)
+    assert calls == [dict(readout="sample", **expected)]
