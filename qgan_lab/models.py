@@ -20,14 +20,18 @@ The whole batch runs in one circuit evaluation. Taught in ``02_quantum_models``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from .circuits import CVCircuit, _check_int
+from .cutoff import TRACE_THRESHOLD
 from .engines import get_engine
 from .observables import quadrature_expectations, state_trace
+
+logger = logging.getLogger(__name__)
 
 
 def combiner_matrix(n_columns: int, output_dim: int) -> np.ndarray:
@@ -170,7 +174,20 @@ class QuantumCircuitModel(tf.Module):
         inputs = check_batch(inputs, self._input_name, self.circuit.n_inputs, self.real_dtype)
         if inputs.shape[0] is not None and hasattr(self.engine, "check_memory"):
             self.engine.check_memory(self.circuit, int(inputs.shape[0]), self.dtype)
-        return self._forward(inputs)
+        out = self._forward(inputs)
+        if tf.executing_eagerly():
+            smallest = float(tf.reduce_min(out["trace"]))
+            if smallest < TRACE_THRESHOLD:
+                logger.warning(
+                    "%s: a state leaves the cutoff (smallest trace %.3g < %.2f, cutoff_dim=%d): its outputs "
+                    "are not the circuit's. Use smaller %s or a larger cutoff_dim.",
+                    self.name,
+                    smallest,
+                    TRACE_THRESHOLD,
+                    self.cutoff_dim,
+                    self._input_name,
+                )
+        return out
 
     _input_name = "inputs"
 
@@ -197,6 +214,7 @@ class PureQuantumGenerator(QuantumCircuitModel):
         **kwargs: Any,
     ):
         _check_int("latent_dim", latent_dim, 1)
+        _check_int("n_modes", n_modes, 1)
         if latent_dim > 2 * n_modes:
             raise ValueError(
                 f"latent_dim={latent_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
@@ -236,6 +254,7 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         **kwargs: Any,
     ):
         _check_int("input_dim", input_dim, 1)
+        _check_int("n_modes", n_modes, 1)
         if input_dim > 2 * n_modes:
             raise ValueError(
                 f"input_dim={input_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"
