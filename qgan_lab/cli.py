@@ -67,7 +67,9 @@ def run_train(args: argparse.Namespace) -> dict[str, Any]:
         loss_type=args.loss_type,
         seed=args.seed,
     )
-    output_dir = check_output_dir(Path(args.output_dir))
+    # a new run's folder is checked (created, probed) before the models are built; a resumed
+    # run's folder is checked by the trainer, which first makes sure it holds a run
+    output_dir = Path(args.output_dir) if args.resume else check_output_dir(Path(args.output_dir))
     trainer, data_generator, validation, centers = build(cfg)
     train = cfg["training"]
     started = time.perf_counter()

@@ -507,15 +507,15 @@ class QuantumGANTrainer:
         first_batch = self._check_inputs(data_generator, latent_dim, validation_data)
         validation = None if validation_data is None else np.asarray(validation_data, np.float32)
         if output_dir is not None:
+            if resume and isinstance(output_dir, (str, Path)) and not checkpoints.saved_epochs(output_dir):
+                raise BadValue(
+                    "resume=True",
+                    f"{output_dir} holds no checkpoint to continue; leave out {spell('resume=True')} "
+                    "to start a new run there",
+                )
             output_dir = check_output_dir(output_dir)
             self.check_checkpoint_compatible(output_dir)
             if resume:
-                if not checkpoints.saved_epochs(output_dir):
-                    raise BadValue(
-                        "resume=True",
-                        f"{output_dir} holds no checkpoint to continue; leave out {spell('resume=True')} "
-                        "to start a new run there",
-                    )
                 done = self.restore(output_dir, data_generator)
                 if epochs <= done:
                     raise BadValue(

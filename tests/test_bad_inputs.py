@@ -249,6 +249,7 @@ def test_cli_names_the_argument(tmp_path, capsys):
         code, err = _cli(capsys, *argv)
         assert code == 2 and re.search(pattern, err) and "Traceback" not in err, (argv, code, err)
     assert not (done / "run_config.json").exists()  # nothing was rewritten
+    assert not (tmp_path / "empty").exists()  # a failed --resume creates no folder
 
 
 def test_cli_exit_code_in_a_real_process(tmp_path):
