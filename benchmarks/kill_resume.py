@@ -1,6 +1,6 @@
 """Kill a training run with SIGKILL at random moments, resume it each time, compare the end.
 
-    python benchmarks/kill_resume.py [--kills 30] [--epochs 40] [--sigint-every 4] [--seed 0] [--keep DIR]
+    python benchmarks/kill_resume.py [--kills 30] [--epochs 80] [--sigint-every 4] [--seed 0] [--keep DIR]
 
 A tiny run (1-mode generator and critic, cutoff 3, a checkpoint every epoch) is trained once
 straight, with the moment each checkpoint appears recorded. Then the same run is started by
@@ -143,6 +143,7 @@ def kill_loop(
                 counts["sigints" if sigint else "kills"] += 1
         stdout, err = proc.communicate(timeout=900)
         codes.append(proc.returncode)
+        print(f"start {counts['starts']}: exit {proc.returncode}, {counts}", file=sys.stderr, flush=True)
         expected = {None: 0, signal.SIGINT: 130, signal.SIGKILL: -signal.SIGKILL}[sent]
         if proc.returncode != expected:
             raise RuntimeError(f"start {counts['starts']} (resume={resume}) exit {proc.returncode}:\n{err.decode()}")
@@ -197,7 +198,7 @@ def run(kills: int, epochs: int, seed: int, folder: Path, sigint_every: int = 0)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=30)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sigint-every", type=int, default=4, help="every N-th interruption is a SIGINT (0: none)")
     parser.add_argument("--keep", type=Path, help="work in this folder (kept) instead of a temporary one")
