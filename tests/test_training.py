@@ -1,4 +1,4 @@
-"""The trainer: input checks, fault handling, callbacks, checkpoints and exact resumption."""
+"""The trainer: input checks, fault handling, callbacks, checkpoint folder rules (kill loop: test_checkpoints)."""
 
 import os
 import sys
