@@ -2,8 +2,8 @@
 
 ``QuantumGANCallback`` is the guide's hook, ``on_epoch_end(epoch, trainer, logs)``; subclass
 it. Built in: the guide's two checks, split into :class:`ModeCollapseMonitor` and
-:class:`LearningRateRule` (:func:`guide_callbacks` gives both), and :class:`EarlyStopping`.
-Taught in ``06_training_loop``.
+:class:`LearningRateRule` (:func:`guide_callbacks` gives both), :class:`EarlyStopping`, and
+:class:`CutoffMonitor` (every trainer has one). Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,39 @@ class ModeCollapseMonitor(QuantumGANCallback):
                 ", ".join(f"{100 * c:.0f}%" for c in coverage),
                 100 * self.min_coverage,
             )
+
+
+class CutoffMonitor(QuantumGANCallback):
+    """Warn when a generator or critic state leaves the Fock cutoff: the epoch's smallest trace
+    (``logs["min_trace"]``, ``logs["critic_min_trace"]``) below ``threshold`` (default 0.9).
+
+    Below the threshold the model's outputs are no longer the circuit's (photons past the
+    cutoff are lost), so each such epoch is recorded in ``low_trace_epochs`` as
+    ``(epoch, model, trace)``; with ``stop=True`` training stops too. Taught in
+    ``07_evaluation_and_troubleshooting``.
+    """
+
+    def __init__(self, threshold: float = 0.9, stop: bool = False):
+        self.threshold = float(threshold)
+        self.stop = bool(stop)
+        self.low_trace_epochs: list[tuple[int, str, float]] = []
+
+    def on_epoch_end(self, epoch, trainer, logs=None):
+        for key, model in (("min_trace", "generator"), ("critic_min_trace", "critic")):
+            value = (logs or {}).get(key)
+            if value is None or not value < self.threshold:
+                continue
+            self.low_trace_epochs.append((epoch, model, float(value)))
+            logger.warning(
+                "Epoch %d: the %s's state leaves the cutoff (smallest trace %.3g < %.2f): its outputs are "
+                "wrong. Lower the learning rate, raise cutoff_dim, or rescale the data.",
+                epoch,
+                model,
+                value,
+                self.threshold,
+            )
+            if self.stop:
+                trainer.stop_training = True
 
 
 class LearningRateRule(QuantumGANCallback):

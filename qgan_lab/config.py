@@ -15,6 +15,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .validation import BadValue, check_config_values
+
 PRESETS_DIR = Path(__file__).parent / "presets"
 SECTIONS = {
     "data": {"target", "batch_size", "validation_samples"},
@@ -70,17 +72,21 @@ def load_config(config: str | Path) -> dict[str, Any]:
     path = Path(config)
     if not path.suffix:
         if str(config) not in presets():
-            raise ValueError(f"unknown preset {config!r}; presets: {presets()} (or give a .toml path)")
+            raise BadValue("config", f"unknown preset {config!r}; presets: {presets()} (or give a .toml path)")
         path = PRESETS_DIR / f"{config}.toml"
     if not path.exists():
-        raise ValueError(f"config file {path} does not exist")
-    cfg = tomllib.loads(path.read_text())
+        raise BadValue("config", f"config file {path} does not exist")
+    try:
+        cfg = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BadValue("config", f"config file {path} is not valid TOML: {exc}") from exc
     validate_config(cfg)
     return cfg
 
 
 def validate_config(cfg: dict[str, Any]) -> None:
-    """``ValueError`` naming any unknown or missing section or key."""
+    """``ValueError`` naming any unknown or missing section or key; ``TypeError``/``ValueError``
+    naming (``[section] key``) any value of the wrong type or range (:mod:`qgan_lab.validation`)."""
     unknown = set(cfg) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown config sections {sorted(unknown)}; expected {sorted(SECTIONS)}")
@@ -93,6 +99,7 @@ def validate_config(cfg: dict[str, Any]) -> None:
             extra = set(cfg[section]) - keys
             if extra:
                 raise ValueError(f"unknown keys {sorted(extra)} in [{section}]; allowed: {sorted(keys)}")
+    check_config_values(cfg)
 
 
 def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -105,6 +112,7 @@ def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         if key not in SECTIONS[section]:
             raise ValueError(f"cannot override {key!r}")
         out[section][key] = value
+    check_config_values(out)
     return out
 
 

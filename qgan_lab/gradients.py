@@ -194,12 +194,18 @@ class QuantumGradientManager:
         variables: Sequence[tf.Variable],
         apply_fn: Callable[[list[tf.Tensor]], Any] | None = None,
     ) -> bool:
-        """Apply the finite gradients; skip (return False, never raise) if there are none.
+        """Apply the finite gradients; skip (return False) if there are none.
+
+        A bad ``optimizer`` is a ``TypeError``; a failure while applying is raised as a
+        ``RuntimeError`` (not logged and swallowed: a run whose updates fail must stop).
 
         ``apply_fn(gradients)``, if given, is used when *every* gradient is present and
         finite (the trainer passes a compiled ``optimizer.apply``: an eager Keras update of
         20 variables costs more than the whole compiled training step).
         """
+        if not callable(getattr(optimizer, "apply_gradients", None)):
+            kind = type(optimizer).__name__
+            raise TypeError(f"optimizer must have apply_gradients() (a Keras optimizer), got {kind}")
         pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None and np.all(np.isfinite(np.asarray(g)))]
         if not pairs:
             self.skipped_steps += 1
@@ -210,10 +216,9 @@ class QuantumGradientManager:
                 apply_fn([g for g, _ in pairs])
                 return True
             optimizer.apply_gradients(pairs)
-        except Exception as exc:  # report, never crash a long training run
+        except Exception as exc:
             self.skipped_steps += 1
-            logger.error("applying gradients failed (%s); step skipped", exc)
-            return False
+            raise RuntimeError(f"applying gradients failed ({type(exc).__name__}: {exc})") from exc
         return True
 
     def get_summary(self) -> dict[str, Any]:

@@ -14,7 +14,9 @@ the definition below is the one implemented (and tested):
 * **physics regulariser** on the generator's parameters ``theta`` (a variable or a list of
   them, all scalars pooled): ``mean(relu(|theta| - bound))`` with ``bound = 5``: 0 while every
   parameter is inside ``[-5, 5]``, growing linearly outside (large squeezing or displacement
-  pushes photons past any cutoff).
+  pushes photons past any cutoff). ``bound`` may also be one number per variable: the trainer
+  passes :func:`qgan_lab.cutoff.parameter_bounds`, which ties displacement and squeezing
+  amplitudes to what the cutoff holds (``r^2`` resp. ``sinh^2 r`` photons well inside it).
 * **maximum mean discrepancy** (Gretton et al., JMLR 13, 2012) compares samples directly, with
   no critic: ``MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y)`` with the kernel
   ``k(x, y) = mean_s exp(-||x - y||^2 / (2 sigma_s^2))``, estimated by the *unbiased*
@@ -114,9 +116,13 @@ def entropy_regularization(measurements: tf.Tensor) -> tf.Tensor:
     return -tf.reduce_mean(entropy)
 
 
-def physics_regularization(params: Any, bound: float = 5.0) -> tf.Tensor:
-    """``mean(relu(|theta| - bound))`` over all scalars of ``params``."""
+def physics_regularization(params: Any, bound: Any = 5.0) -> tf.Tensor:
+    """``mean(relu(|theta| - bound))`` over all scalars of ``params`` (``bound``: a number, or
+    one per variable of a list of variables)."""
     flat = _flatten_params(params)
+    if isinstance(bound, (list, tuple)):
+        bound = tf.concat([tf.fill([p.shape.num_elements()], float(b)) for p, b in zip(params, bound)], 0)
+        bound = tf.cast(bound, flat.dtype)
     return tf.reduce_mean(tf.nn.relu(tf.abs(flat) - bound)) if flat.shape[0] else tf.constant(0.0)
 
 

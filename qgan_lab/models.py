@@ -32,12 +32,14 @@ reparameterisation); the samples carry no gradient with respect to ``z``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from .circuits import CVCircuit, _check_int
+from .cutoff import TRACE_THRESHOLD
 from .engines import get_engine
 from .homodyne import sample_homodyne
 from .observables import mean_photon_numbers, quadrature_expectations, state_trace
@@ -46,6 +48,8 @@ from .readouts import diagonal_expectation, init_readout, readout_table
 
 #: Readouts of :class:`PureQuantumGenerator`: homodyne means, or one homodyne sample.
 READOUTS = ("mean", "sample")
+
+logger = logging.getLogger(__name__)
 
 
 def combiner_matrix(n_columns: int, output_dim: int) -> np.ndarray:
@@ -232,7 +236,23 @@ class QuantumCircuitModel(tf.Module):
         inputs = check_batch(inputs, self._input_name, self.n_inputs, self.real_dtype)
         if inputs.shape[0] is not None and hasattr(self.engine, "check_memory"):
             self.engine.check_memory(self.circuit, self._circuit_rows(int(inputs.shape[0])), self.dtype)
-        return self._forward(inputs)
+        return self._warn_outside_cutoff(self._forward(inputs))
+
+    def _warn_outside_cutoff(self, out: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Log a warning (eager calls only) when a state's trace is below ``TRACE_THRESHOLD``."""
+        if tf.executing_eagerly():
+            smallest = float(tf.reduce_min(out["trace"]))
+            if smallest < TRACE_THRESHOLD:
+                logger.warning(
+                    "%s: a state leaves the cutoff (smallest trace %.3g < %.2f, cutoff_dim=%d): its outputs "
+                    "are not the circuit's. Use smaller %s or a larger cutoff_dim.",
+                    self.name,
+                    smallest,
+                    TRACE_THRESHOLD,
+                    self.cutoff_dim,
+                    self._input_name,
+                )
+        return out
 
     _input_name = "inputs"
 
@@ -262,6 +282,7 @@ class PureQuantumGenerator(QuantumCircuitModel):
         **kwargs: Any,
     ):
         _check_int("latent_dim", latent_dim, 1)
+        _check_int("n_modes", n_modes, 1)
         encoded = latent_dim - output_dim if kwargs.get("readout") == "sample" else latent_dim
         if encoded > 2 * n_modes:
             raise ValueError(
@@ -294,7 +315,7 @@ class PureQuantumGenerator(QuantumCircuitModel):
             per_row = self.engine.memory_estimate(self.circuit, 1, self.dtype)
             chunk = max(1, int(self.engine.max_memory_bytes // per_row))
         outs = [self._forward(z[i : i + chunk]) for i in range(0, rows, chunk)]
-        return {key: tf.concat([out[key] for out in outs], 0) for key in outs[0]}
+        return self._warn_outside_cutoff({key: tf.concat([out[key] for out in outs], 0) for key in outs[0]})
 
     def cat_weights(self) -> dict[str, np.ndarray]:
         """Hand-set weights whose sampled output is the guide's bimodal target.
@@ -352,6 +373,7 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         **kwargs: Any,
     ):
         _check_int("input_dim", input_dim, 1)
+        _check_int("n_modes", n_modes, 1)
         if input_dim > 2 * n_modes:
             raise ValueError(
                 f"input_dim={input_dim} cannot be encoded on n_modes={n_modes}: at most 2 * n_modes = {2 * n_modes}"

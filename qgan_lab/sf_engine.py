@@ -71,6 +71,13 @@ class StrawberryFieldsEngine:
             eng.reset()
         return eng.run(_program(circuit), args=args).state
 
+    def check_memory(self, circuit: CVCircuit, batch_size: int, dtype: tf.DType = tf.complex64) -> None:
+        """The compiled engine's memory check: a clear ``ValueError`` instead of an out-of-memory
+        crash (Strawberry Fields' backend needs at least the same amplitudes per sample)."""
+        from .fock import FockEngine
+
+        FockEngine().check_memory(circuit, batch_size, dtype)
+
     def ket(
         self,
         circuit: CVCircuit,

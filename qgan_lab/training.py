@@ -9,7 +9,11 @@ clip, and apply. A non-finite loss skips the step (counted in ``skipped_steps``)
 Runs are reproducible: latent vectors and interpolation weights come from the trainer's own
 ``tf.random.Generator`` (seeded), the data generators of :mod:`qgan_lab.data` carry their own
 numpy generator, and checkpoints store both, the models, both optimizers and the epoch, so a
-resumed run continues exactly where it stopped. Taught in ``06_training_loop``.
+resumed run continues exactly where it stopped. Checkpoint files are handled by
+:mod:`qgan_lab.checkpoints` (atomic, verified, emergency save on Ctrl-C) and every argument is
+checked by :mod:`qgan_lab.validation` before the first step. The smallest trace of the
+generator's and the critic's states is tracked (``min_trace``, ``critic_min_trace``) and
+watched by :class:`~qgan_lab.callbacks.CutoffMonitor`. Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations
@@ -24,12 +28,26 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from . import checkpoints
 from ._compat import release_memory
-from .callbacks import QuantumGANCallback
+from .callbacks import CutoffMonitor, QuantumGANCallback
+from .cutoff import TRACE_THRESHOLD, parameter_bounds
 from .data import check_batch_source
 from .gradients import QuantumGradientManager, count_valid, gradient_flow_report
-from .losses import LOSS_TYPES, make_loss
 from .metrics import evaluate_samples, wasserstein_per_feature
+from .models import check_batch
+from .validation import (
+    BadType,
+    BadValue,
+    check_int,
+    check_loss,
+    check_number,
+    check_output_dir,
+    check_positive,
+    check_seed,
+    check_train_arguments,
+    spell,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +59,7 @@ HISTORY_KEYS = (
     "g_gradients",
     "d_gradients",
     "min_trace",
+    "critic_min_trace",
     "g_grad_norm",
     "d_grad_norm",
     "epoch_time",
@@ -104,6 +123,13 @@ class QuantumGANTrainer:
             the generator's loss (reported as ``cutoff_reg``): the probability that leaks past
             the Fock cutoff is not simulated, so a state whose trace falls is no longer the
             circuit's state; the penalty keeps it inside (0: off, the guide).
+        max_gradient_norm: per-variable clipping norm of both gradient managers.
+        trace_threshold: a step whose smallest state trace (generator or critic) is below
+            this is flagged (``low_trace``) and a :class:`~qgan_lab.callbacks.CutoffMonitor`
+            with this threshold is added unless one is passed in ``callbacks``.
+
+    Unless ``loss_kwargs`` sets ``param_bound``, the physics regulariser's bounds come from
+    the generator's cutoff (:func:`qgan_lab.cutoff.parameter_bounds`).
     """
 
     def __init__(
@@ -124,23 +150,35 @@ class QuantumGANTrainer:
         lr_decay: float = 1.0,
         lambda_cutoff: float = 0.0,
         trace_floor: float = 0.95,
+        trace_threshold: float = TRACE_THRESHOLD,
     ):
-        if loss_type not in LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+        models = (("generator", generator, "latent_dim"), ("discriminator", discriminator, "input_dim"))
+        for name, model, attr in models:
+            if not all(hasattr(model, a) for a in (attr, "trainable_variables", "engine", "_forward_impl")):
+                raise BadType(name, f"must be a qgan_lab model with .{attr}, got {type(model).__name__}")
         if generator.output_dim != discriminator.input_dim:
-            raise ValueError(
+            raise BadValue(
+                "discriminator",
                 f"generator.output_dim={generator.output_dim} must equal discriminator.input_dim="
-                f"{discriminator.input_dim}"
+                f"{discriminator.input_dim}",
             )
-        if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
-            raise ValueError(f"n_critic must be a positive int, got {n_critic!r}")
-        for name, lr in (("learning_rate_g", learning_rate_g), ("learning_rate_d", learning_rate_d)):
-            if not (np.isfinite(lr) and lr > 0):
-                raise ValueError(f"{name} must be a positive number, got {lr}")
+        n_critic = check_int("n_critic", n_critic)
+        learning_rate_g = check_positive("learning_rate_g", learning_rate_g)
+        learning_rate_d = check_positive("learning_rate_d", learning_rate_d)
+        beta_1 = check_number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+        max_gradient_norm = check_positive("max_gradient_norm", max_gradient_norm)
+        self.trace_threshold = check_number("trace_threshold", trace_threshold, low=0.0, high=1.0)
+        seed = check_seed("seed", seed)
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if not callable(getattr(callback, "on_epoch_end", None)):
+                raise BadType("callbacks", f"every callback needs on_epoch_end(), got {type(callback).__name__}")
         self.generator = generator
         self.discriminator = discriminator
         self.loss_type = loss_type
-        self.loss_fn = make_loss(loss_type, **(loss_kwargs or {}))
+        self.loss_fn = check_loss(loss_type, loss_kwargs)
+        if hasattr(self.loss_fn, "param_bound") and "param_bound" not in (loss_kwargs or {}):
+            self.loss_fn.param_bound = parameter_bounds(generator, self.loss_fn.param_bound)
         self.n_critic = n_critic
         self.latent_dim = generator.latent_dim
         self.g_gradient_manager = QuantumGradientManager(max_gradient_norm=max_gradient_norm)
@@ -158,9 +196,12 @@ class QuantumGANTrainer:
         self.d_optimizer = tf.keras.optimizers.Adam(learning_rate_d, beta_1=beta_1)
         self.g_optimizer.build(generator.trainable_variables)
         self.d_optimizer.build(discriminator.trainable_variables)
-        self.callbacks = list(callbacks or [])
+        if not any(isinstance(c, CutoffMonitor) for c in callbacks):
+            callbacks.append(CutoffMonitor(self.trace_threshold))
+        self.callbacks = callbacks
+        self.resume_changes: list[str] = []
         self.finite_difference_backup = finite_difference_backup
-        self.seed = int(seed)
+        self.seed = seed
         self.rng = tf.random.Generator.from_seed(self.seed)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.metrics_history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
@@ -202,8 +243,12 @@ class QuantumGANTrainer:
     def _d_losses(self, real, fake, alpha):
         """Critic losses on a real and a generated batch (the fakes are made outside, so the
         compiled critic step does not contain the generator circuit: a smaller graph)."""
-        real_out, fake_out = self._critic(real), self._critic(fake)
-        return self.loss_fn.critic_objective(real_out, fake_out, real, fake, self._critic, alpha)
+        real_f, fake_f = self.discriminator._forward_impl(real), self.discriminator._forward_impl(fake)
+        real_out, fake_out = real_f["output"], fake_f["output"]
+        losses = self.loss_fn.critic_objective(real_out, fake_out, real, fake, self._critic, alpha)
+        # the critic's own states: the smallest trace over the real and the generated batch
+        losses["critic_min_trace"] = tf.minimum(tf.reduce_min(real_f["trace"]), tf.reduce_min(fake_f["trace"]))
+        return losses
 
     def _g_losses(self, z, real):
         """The generator's whole loss in one piece (for finite-difference backups)."""
@@ -260,6 +305,8 @@ class QuantumGANTrainer:
         metrics: dict[str, Any] = {k: float(v) for k, v in losses.items()}
         metrics["gradient_count"] = count_valid(grads)
         metrics["min_trace"] = float(trace)
+        smallest = min(metrics["min_trace"], metrics.get("critic_min_trace", 1.0))
+        metrics["low_trace"] = bool(smallest < self.trace_threshold)  # a state left the cutoff
         if not np.isfinite(metrics["total_loss"]):
             logger.warning("%s loss is not finite (%s); step skipped", side.upper(), metrics["total_loss"])
             manager.skipped_steps += 1
@@ -274,8 +321,20 @@ class QuantumGANTrainer:
 
     def train_discriminator_step(self, real_batch: Any, z_batch: Any, alpha: Any = None) -> dict[str, Any]:
         """One critic update on ``real_batch`` against ``G(z_batch)``; returns its metrics."""
-        fake, trace = self._sample_with_trace(tf.convert_to_tensor(z_batch, tf.float32))
-        return self._critic_update(tf.convert_to_tensor(real_batch, tf.float32), fake, trace, alpha)
+        real = check_batch(real_batch, "real_batch", self.discriminator.input_dim, tf.float32)
+        z = self._check_z(z_batch, "z_batch", rows=real.shape[0])
+        if alpha is not None:
+            alpha = tf.convert_to_tensor(alpha, tf.float32)
+            if alpha.shape.as_list() != [real.shape[0], 1]:
+                raise BadValue("alpha", f"must have shape [{real.shape[0]}, 1], got {alpha.shape.as_list()}")
+        fake, trace = self._sample_with_trace(z)
+        return self._critic_update(real, fake, trace, alpha)
+
+    def _check_z(self, z: Any, name: str, rows: int | None = None) -> tf.Tensor:
+        z = check_batch(z, name, self.latent_dim, tf.float32)
+        if rows is not None and z.shape[0] != rows:
+            raise BadValue(name, f"must have as many rows as the real batch ({rows}), got {z.shape[0]}")
+        return z
 
     def _critic_update(self, real: tf.Tensor, fake: tf.Tensor, trace: tf.Tensor, alpha: Any = None) -> dict[str, Any]:
         if alpha is None:
@@ -288,15 +347,16 @@ class QuantumGANTrainer:
 
         ``samples``, if given, must be ``G(z_batch)`` under the current weights (saves a pass).
         """
-        z = tf.convert_to_tensor(z_batch, tf.float32)
+        z = self._check_z(z_batch, "z_batch")
         real = tf.zeros([z.shape[0], self.generator.output_dim]) if real_batch is None else real_batch
-        real = tf.convert_to_tensor(real, tf.float32)
+        real = check_batch(real, "real_batch", self.generator.output_dim, tf.float32)
         losses, grads, trace = self._g_step(z, real, samples)
         return self._apply("g", losses, grads, trace, lambda: self._g_loss_only(z, real))
 
     def sample(self, n: int, z: Any = None) -> tf.Tensor:
         """``n`` generated samples (fresh latent vectors from the trainer's generator unless given)."""
-        z = self.rng.normal([n, self.latent_dim]) if z is None else tf.convert_to_tensor(z, tf.float32)
+        n = check_int("n", n)
+        z = self.rng.normal([n, self.latent_dim]) if z is None else self._check_z(z, "z", rows=n)
         return self._sample(z)
 
     # ------------------------------------------------------------------ epochs
@@ -312,11 +372,18 @@ class QuantumGANTrainer:
         (no critic updates when the loss needs no critic, e.g. MMD)."""
         records: dict[str, list[float]] = {k: [] for k in ("g_loss", "d_loss", "w_distance", "gradient_penalty")}
         records.update(g_gradients=[], d_gradients=[], min_trace=[], g_grad_norm=[], d_grad_norm=[])
+        records["critic_min_trace"] = []
         skipped = 0
         n_critic = self.n_critic if self.loss_fn.needs_critic else 0
         d = {"total_loss": float("nan")}
         for _ in range(steps_per_epoch):
             real = np.asarray(data_generator(), dtype=np.float32)
+            if real.ndim != 2 or real.shape[0] < 1 or real.shape[1] != self.discriminator.input_dim:
+                raise BadValue(
+                    "data_generator",
+                    f"epoch {epoch_num}: returned a batch of shape {real.shape}; every batch must be "
+                    f"[batch, {self.discriminator.input_dim}]",
+                )
             if not np.all(np.isfinite(real)):
                 logger.warning("epoch %d: a data batch contained NaN or inf; step skipped", epoch_num)
                 skipped += 1
@@ -336,6 +403,7 @@ class QuantumGANTrainer:
                     records["d_grad_norm"].append(d["gradient_norm"])
                 records["d_gradients"].append(d["gradient_count"])
                 records["min_trace"].append(d["min_trace"])
+                records["critic_min_trace"].append(d["critic_min_trace"])
             last = slice(n_critic * batch, None)
             g = self.train_generator_step(zs[last], real, fakes[last])
             skipped += g["skipped"]
@@ -348,21 +416,28 @@ class QuantumGANTrainer:
                 progress.update(1)
                 progress.set_postfix(g=f"{g['total_loss']:.3f}", d=f"{d['total_loss']:.3f}", refresh=False)
         summary = {k: float(np.mean(v)) if v else float("nan") for k, v in records.items()}
-        summary["min_trace"] = float(np.min(records["min_trace"])) if records["min_trace"] else float("nan")
+        for key in ("min_trace", "critic_min_trace"):
+            summary[key] = float(np.min(records[key])) if records[key] else float("nan")
         summary["skipped_steps"] = float(skipped)
         return summary
 
     # ------------------------------------------------------------------ checks
     def _check_inputs(self, data_generator, latent_dim, validation_data) -> np.ndarray:
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)):
+            raise BadType("latent_dim", f"must be an int, got {latent_dim!r}")
         if latent_dim != self.generator.latent_dim:
-            raise ValueError(
-                f"latent_dim={latent_dim} does not match the generator's latent_dim={self.generator.latent_dim}"
+            raise BadValue(
+                "latent_dim",
+                f"latent_dim={latent_dim} does not match the generator's latent_dim={self.generator.latent_dim}",
             )
         if not callable(data_generator):
-            raise TypeError("data_generator must be a callable returning [batch, features] batches")
+            raise BadType("data_generator", "must be a callable returning [batch, features] batches")
         batch = check_batch_source(data_generator, self.discriminator.input_dim)
         if validation_data is not None:
-            check_batch_source(lambda: validation_data, self.discriminator.input_dim)
+            try:
+                check_batch_source(lambda: validation_data, self.discriminator.input_dim)
+            except ValueError as exc:
+                raise BadValue("validation_data", str(exc).replace("data_generator returns", "has")) from exc
         return batch
 
     def verify_gradient_flow(self, real_batch: Any) -> dict[str, list[dict[str, Any]]]:
@@ -395,63 +470,24 @@ class QuantumGANTrainer:
             "loss_type": self.loss_type,
         }
 
-    def _paths(self, output_dir: Path) -> dict[str, Path]:
-        return {"config": output_dir / "config.json", "checkpoints": output_dir / "checkpoints"}
-
     def save(self, output_dir: str | Path, data_generator: Any = None) -> Path:
-        """Write a checkpoint (models, optimizers, epoch, random state) plus history and config."""
-        output_dir = Path(output_dir)
-        paths = self._paths(output_dir)
-        paths["checkpoints"].mkdir(parents=True, exist_ok=True)
-        paths["config"].write_text(json.dumps(self.architecture(), indent=2))
-        epoch = int(self.epoch.numpy())
-        prefix = self.checkpoint.write(str(paths["checkpoints"] / f"ckpt-{epoch}"))
-        state = {"epoch": epoch, "history": self.metrics_history}
-        rng = getattr(data_generator, "rng", None)
-        if rng is not None:
-            state["data_rng"] = rng.bit_generator.state
-        (paths["checkpoints"] / f"state-{epoch}.json").write_text(json.dumps(state, default=_jsonable))
-        (output_dir / "history.json").write_text(json.dumps(self.metrics_history, default=_jsonable, indent=1))
-        return Path(prefix)
+        """Write a checkpoint (models, optimizers, epoch, random states, gradient-manager
+        counters) plus history and config, atomically (:func:`qgan_lab.checkpoints.save`)."""
+        return checkpoints.save(self, output_dir, data_generator)
 
     @staticmethod
     def latest_checkpoint_epoch(output_dir: str | Path) -> int | None:
         """The epoch of the newest complete checkpoint in ``output_dir``, or None."""
-        folder = Path(output_dir) / "checkpoints"
-        epochs = [int(p.stem.split("-")[1]) for p in folder.glob("state-*.json")] if folder.exists() else []
-        epochs = [e for e in epochs if (folder / f"ckpt-{e}.index").exists()]
-        return max(epochs) if epochs else None
+        return checkpoints.latest_epoch(output_dir)
 
     def check_checkpoint_compatible(self, output_dir: str | Path) -> None:
         """``ValueError`` if ``output_dir`` holds a run of another architecture or loss."""
-        config = self._paths(Path(output_dir))["config"]
-        if not config.exists():
-            return
-        saved = json.loads(config.read_text())
-        mine = json.loads(json.dumps(self.architecture()))
-        if saved != mine:
-            differences = [k for k in mine if saved.get(k) != mine.get(k)]
-            raise ValueError(
-                f"the checkpoint folder {output_dir} was written for another architecture "
-                f"(differs in {differences}): saved {saved}, this trainer {mine}. "
-                "Nothing was loaded or overwritten; use another output_dir."
-            )
+        checkpoints.check_compatible(self, output_dir)
 
     def restore(self, output_dir: str | Path, data_generator: Any = None) -> int:
-        """Load the newest checkpoint of ``output_dir``; returns its epoch (0 if none)."""
-        self.check_checkpoint_compatible(output_dir)
-        epoch = self.latest_checkpoint_epoch(output_dir)
-        if epoch is None:
-            return 0
-        folder = self._paths(Path(output_dir))["checkpoints"]
-        self.checkpoint.read(str(folder / f"ckpt-{epoch}")).assert_existing_objects_matched()
-        state = json.loads((folder / f"state-{epoch}.json").read_text())
-        self.metrics_history = {k: list(v) for k, v in state["history"].items()}
-        rng = getattr(data_generator, "rng", None)
-        if rng is not None and "data_rng" in state:
-            rng.bit_generator.state = state["data_rng"]
-        logger.info("Restored %s at epoch %d", output_dir, epoch)
-        return epoch
+        """Load the newest intact checkpoint of ``output_dir``; returns its epoch (0 if none).
+        Damaged newer checkpoints are skipped with a warning naming them."""
+        return checkpoints.restore(self, output_dir, data_generator)
 
     # ------------------------------------------------------------------ the loop
     def train(
@@ -473,56 +509,74 @@ class QuantumGANTrainer:
 
         Every ``plot_interval`` epochs the guide's 2x2 figure is drawn (saved to
         ``output_dir/plots`` and, with ``live_plot``, redrawn in place in a notebook); every
-        ``save_interval`` epochs a checkpoint is written to ``output_dir``. Returns
+        ``save_interval`` epochs a checkpoint is written to ``output_dir``. Every argument is
+        checked before the first step. A Ctrl-C (``KeyboardInterrupt``) writes the last
+        finished epoch as an emergency checkpoint, then is raised again. Returns
         :attr:`metrics_history`.
         """
-        for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        epochs, steps_per_epoch, save_interval, plot_interval = check_train_arguments(
+            epochs, steps_per_epoch, save_interval, plot_interval, resume
+        )
         first_batch = self._check_inputs(data_generator, latent_dim, validation_data)
         validation = None if validation_data is None else np.asarray(validation_data, np.float32)
         if output_dir is not None:
-            output_dir = Path(output_dir)
+            if resume and isinstance(output_dir, (str, Path)) and not checkpoints.saved_epochs(output_dir):
+                raise BadValue(
+                    "resume=True",
+                    f"{output_dir} holds no checkpoint to continue; leave out {spell('resume=True')} "
+                    "to start a new run there",
+                )
+            output_dir = check_output_dir(output_dir)
             self.check_checkpoint_compatible(output_dir)
             if resume:
-                self.restore(output_dir, data_generator)
+                done = self.restore(output_dir, data_generator)
+                if epochs <= done:
+                    raise BadValue(
+                        "epochs",
+                        f"the run in {output_dir} has already done {done} epochs; {spell('epochs')} "
+                        f"counts all epochs, so it must be more than {done} to train further (got {epochs})",
+                    )
             elif self.latest_checkpoint_epoch(output_dir) is not None:
-                raise ValueError(
-                    f"{output_dir} already holds a run; pass resume=True to continue it or choose another output_dir"
+                raise BadValue(
+                    "output_dir",
+                    f"{output_dir} already holds a run; pass {spell('resume=True')} to continue it "
+                    f"or choose another {spell('output_dir')}",
                 )
         elif resume:
-            raise ValueError("resume=True needs the output_dir of the run to continue")
+            raise BadValue("resume=True", f"needs the {spell('output_dir')} of the run to continue")
         start = int(self.epoch.numpy())
         if start == 0:
             self.verify_gradient_flow(first_batch)
         logger.info("Starting QGAN training: epochs %d..%d, %d steps/epoch", start + 1, epochs, steps_per_epoch)
         dashboard = _Dashboard(self, validation, live_plot, output_dir) if (live_plot or output_dir) else None
         self.stop_training = False
-        for epoch in range(start + 1, epochs + 1):
-            began = time.perf_counter()
-            self.set_learning_rates(epoch, epochs)
-            bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}") if progress else None
-            logs = self.train_epoch(data_generator, steps_per_epoch, latent_dim, epoch, bar)
-            if bar is not None:
-                bar.close()
-            logs["epoch_time"] = time.perf_counter() - began
-            if validation is not None:
-                generated = self._sample(self._plot_z).numpy()
-                logs["val_w1"] = float(wasserstein_per_feature(validation, generated).mean())
-            self.epoch.assign(epoch)
-            for callback in self.callbacks:
-                callback.on_epoch_end(epoch, self, logs)
-            for key, value in logs.items():
-                self.metrics_history.setdefault(key, []).append(float(value))
-            logger.info(self.format_epoch(epoch, logs))
-            if dashboard is not None and (epoch % plot_interval == 0 or epoch == epochs):
-                dashboard.update(epoch)
-            if output_dir is not None and (epoch % save_interval == 0 or epoch == epochs or self.stop_training):
+        saved_epoch = start
+        snapshot = checkpoints.Snapshot(self, data_generator)
+        try:
+            for epoch in range(start + 1, epochs + 1):
+                self._run_epoch(data_generator, epochs, steps_per_epoch, latent_dim, epoch, validation, progress)
+                snapshot = checkpoints.Snapshot(self, data_generator)
+                if dashboard is not None and (epoch % plot_interval == 0 or epoch == epochs):
+                    dashboard.update(epoch)
+                if output_dir is not None and (epoch % save_interval == 0 or epoch == epochs or self.stop_training):
+                    self.save(output_dir, data_generator)
+                    saved_epoch = epoch
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            if output_dir is not None and snapshot.epoch > saved_epoch:
+                snapshot.restore_into(self, data_generator)
                 self.save(output_dir, data_generator)
-            if self.stop_training:
-                break
-        if dashboard is not None:
-            dashboard.close()
+                logger.warning(
+                    "Interrupted: saved epoch %d to %s; continue with %s",
+                    snapshot.epoch,
+                    output_dir,
+                    spell("resume=True"),
+                )
+            raise
+        finally:
+            if dashboard is not None:
+                dashboard.close()
         return self.metrics_history
 
     def set_learning_rates(self, epoch: int, epochs: int) -> None:
@@ -533,13 +587,32 @@ class QuantumGANTrainer:
         self.g_optimizer.learning_rate = self.base_learning_rates["g"] * factor
         self.d_optimizer.learning_rate = self.base_learning_rates["d"] * factor
 
+    def _run_epoch(self, data_generator, epochs, steps_per_epoch, latent_dim, epoch, validation, progress) -> None:
+        began = time.perf_counter()
+        self.set_learning_rates(epoch, epochs)
+        bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}") if progress else None
+        logs = self.train_epoch(data_generator, steps_per_epoch, latent_dim, epoch, bar)
+        if bar is not None:
+            bar.close()
+        logs["epoch_time"] = time.perf_counter() - began
+        if validation is not None:
+            generated = self._sample(self._plot_z).numpy()
+            logs["val_w1"] = float(wasserstein_per_feature(validation, generated).mean())
+        self.epoch.assign(epoch)
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, self, logs)
+        for key, value in logs.items():
+            self.metrics_history.setdefault(key, []).append(float(value))
+        logger.info(self.format_epoch(epoch, logs))
+
     def format_epoch(self, epoch: int, logs: dict[str, float]) -> str:
         """The guide's log line: ``Epoch 5: G_loss=..., D_loss=..., G_grads=20/20, D_grads=20/20``."""
         line = (
             f"Epoch {epoch}: G_loss={logs['g_loss']:.4f}, D_loss={logs['d_loss']:.4f}, "
             f"G_grads={logs['g_gradients']:.0f}/{len(self.generator.trainable_variables)}, "
             f"D_grads={logs['d_gradients']:.0f}/{len(self.discriminator.trainable_variables)}, "
-            f"W={logs['w_distance']:.4f}, min_trace={logs['min_trace']:.4f}, {logs['epoch_time']:.1f}s"
+            f"W={logs['w_distance']:.4f}, min_trace={logs['min_trace']:.4f}, "
+            f"critic_min_trace={logs.get('critic_min_trace', float('nan')):.4f}, {logs['epoch_time']:.1f}s"
         )
         if "val_w1" in logs:
             line += f", val_W1={logs['val_w1']:.4f}"
@@ -555,6 +628,13 @@ class QuantumGANTrainer:
     ) -> dict[str, Any]:
         """Final evaluation on ``n_samples`` fresh samples: W1 per feature, statistics, mode
         coverage (if ``centers``), gradient-manager summaries; saved to ``output_dir`` if given."""
+        n_samples = check_int("n_samples", n_samples)
+        try:
+            check_batch_source(lambda: validation_data, self.generator.output_dim)
+        except ValueError as exc:
+            raise BadValue("validation_data", str(exc).replace("data_generator returns", "has")) from exc
+        if output_dir is not None:
+            output_dir = check_output_dir(output_dir)
         z = tf.random.stateless_normal([n_samples, self.latent_dim], seed=[self.seed, 99])
         generated = self._sample(z).numpy()
         report = evaluate_samples(generated, np.asarray(validation_data), centers)
@@ -564,11 +644,10 @@ class QuantumGANTrainer:
             "discriminator": self.d_gradient_manager.get_summary(),
         }
         if output_dir is not None:
-            output_dir = Path(output_dir)
-            output_dir.mkdir(parents=True, exist_ok=True)
-            np.save(output_dir / "final_generated_samples.npy", generated)
-            (output_dir / "evaluation.json").write_text(json.dumps(report, indent=2, default=_jsonable))
-            (output_dir / "report.txt").write_text(format_report(report))
+            checkpoints.atomic_save_npy(output_dir / "final_generated_samples.npy", generated)
+            text = json.dumps(report, indent=2, default=checkpoints.jsonable)
+            checkpoints.atomic_write_text(output_dir / "evaluation.json", text)
+            checkpoints.atomic_write_text(output_dir / "report.txt", format_report(report))
         return report
 
 
@@ -590,16 +669,6 @@ def format_report(report: dict[str, Any]) -> str:
             f"skipped {summary['skipped_steps']}"
         )
     return "\n".join(lines) + "\n"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _progress_bar(total: int, description: str):

@@ -73,7 +73,7 @@ def test_without_loss_fn_bad_gradients_are_skipped_and_nothing_nonfinite_is_appl
     assert manager.get_summary()["skipped_steps"] == 1
 
 
-def test_apply_never_raises_and_never_applies_non_finite_values():
+def test_apply_never_applies_non_finite_values_and_names_a_bad_optimizer():
     v = tf.Variable([1.0, 2.0])
     w = tf.Variable([3.0])
     manager = QuantumGradientManager()
@@ -81,7 +81,10 @@ def test_apply_never_raises_and_never_applies_non_finite_values():
         tf.keras.optimizers.SGD(1.0), [tf.constant([np.nan, 1.0]), tf.constant([1.0])], [v, w]
     )
     assert ok and np.array_equal(v.numpy(), [1.0, 2.0]) and np.isclose(w.numpy()[0], 2.0)
-    assert not manager.apply_gradients_safely("not an optimizer", [tf.constant([1.0, 1.0])], [v])
+    with pytest.raises(TypeError, match="optimizer must have apply_gradients"):
+        manager.apply_gradients_safely("not an optimizer", [tf.constant([1.0, 1.0])], [v])
+    with pytest.raises(RuntimeError, match="applying gradients failed"):  # shape mismatch: not swallowed
+        manager.apply_gradients_safely(tf.keras.optimizers.SGD(1.0), [tf.constant([1.0, 1.0, 1.0])], [v])
 
 
 def test_clipping_by_norm_and_threshold_recomputes_all():

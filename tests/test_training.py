@@ -1,11 +1,7 @@
-"""The trainer: input checks, fault handling, callbacks, checkpoints and exact resumption."""
+"""The trainer: input checks, fault handling, callbacks, checkpoint folder rules (kill loop: test_checkpoints)."""
 
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +55,7 @@ def trainer():
 
 def test_configuration_errors():
     g, d = tiny_models()
-    with pytest.raises(ValueError, match="loss_type must be one of"):
+    with pytest.raises(ValueError, match="loss_type: must be one of"):
         QuantumGANTrainer(g, d, "hinge")
     with pytest.raises(ValueError, match="n_critic"):
         QuantumGANTrainer(g, d, n_critic=0)
@@ -185,7 +181,7 @@ def test_checkpoint_folder_rules(tmp_path):
     with pytest.raises(ValueError, match="another architecture"):
         other.restore(tmp_path)
     assert snapshot == {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}  # nothing overwritten
-    with pytest.raises(ValueError, match="resume=True needs"):
+    with pytest.raises(ValueError, match="resume=True: needs"):
         other.train(data, 2, 1, latent_dim=2, resume=True, progress=False)
 
 
@@ -203,40 +199,6 @@ def _cli(config, out, *extra):
         "--no-progress",
         *extra,
     ], env
-
-
-def test_killed_run_resumes_to_identical_parameters_and_history(tmp_path):
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_TOML.format(cutoff=4, steps=25))
-    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
-    cmd, env = _cli(config, straight)
-    subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=ROOT)
-    # second run: killed once its epoch-2 checkpoint exists, then resumed by a new process
-    cmd, env = _cli(config, interrupted)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    deadline = time.time() + 300
-    while not (interrupted / "checkpoints" / "state-2.json").exists() and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = QuantumGANTrainer.latest_checkpoint_epoch(interrupted)
-    assert killed_at is not None and killed_at < 4, killed_at
-    cmd, env = _cli(config, interrupted, "--resume")
-    subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=ROOT)
-
-    def final_state(folder):
-        reader = tf.train.load_checkpoint(str(folder / "checkpoints" / "ckpt-4"))
-        # everything: both models, both optimizers, the epoch counter and the random state
-        weights = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if "CHECKPOINTABLE" not in k}
-        history = json.loads((folder / "history.json").read_text())
-        history.pop("epoch_time")
-        return weights, history
-
-    w_a, h_a = final_state(straight)
-    w_b, h_b = final_state(interrupted)
-    assert w_a.keys() == w_b.keys() and len(w_a) > 40
-    assert all(np.array_equal(w_a[k], w_b[k]) for k in w_a)
-    assert h_a == h_b and len(h_a["g_loss"]) == 4
 
 
 def test_learning_rates_decay_geometrically_to_lr_decay_at_the_last_epoch():

@@ -1,0 +1,321 @@
+"""Checkpoints that survive a kill at any moment, and say what they could not read.
+
+A run folder holds ``config.json`` (the architecture), ``history.json`` and, per saved
+epoch ``N``, ``checkpoints/ckpt-N.index`` + ``ckpt-N.data-*`` (TensorFlow: both models, both
+optimizers, the epoch, the trainer's random state) and ``checkpoints/state-N.json`` (history,
+the data generator's random state, the gradient managers' counters, the run's seed and batch
+size, the architecture, and a SHA-256 of every ``ckpt-N`` file).
+
+* **Atomic**: every file is written under a temporary name, flushed and renamed into place;
+  the TensorFlow files are complete before the state file that points to them, so a
+  ``state-N.json`` exists only for a checkpoint that was fully written.
+* **Verified**: :func:`restore` checks the newest checkpoint's digests and falls back to the
+  newest intact one with a warning that names the damaged files.
+* **Interrupts**: :class:`Snapshot` keeps the state of the last finished epoch in memory, so
+  a Ctrl-C (or a notebook's Interrupt) can write it as an emergency checkpoint.
+
+Taught in ``07_evaluation_and_troubleshooting``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .validation import BadValue, spell
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = ("total_steps", "nan_steps", "backup_steps", "clipped_steps", "skipped_steps")
+
+
+# ---------------------------------------------------------------------- atomic files
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover (platforms without directory handles)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_save_npy(path: str | Path, array: Any) -> Path:
+    """``np.save`` through :func:`atomic_write_bytes`."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array))
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def jsonable(value: Any) -> Any:
+    """``json.dumps`` default for numpy scalars and arrays."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _ckpt_files(folder: Path, epoch: int) -> list[Path]:
+    return sorted(p for p in folder.glob(f"ckpt-{epoch}.*") if p.suffix == ".index" or ".data-" in p.name)
+
+
+def _architecture(trainer: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(trainer.architecture()))
+
+
+# ---------------------------------------------------------------------- save
+def save(trainer: Any, output_dir: str | Path, data_generator: Any = None) -> Path:
+    """Write the trainer's checkpoint for its current epoch (see the module docstring)."""
+    output_dir = Path(output_dir)
+    folder = output_dir / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output_dir / "config.json", json.dumps(trainer.architecture(), indent=2))
+    epoch = int(trainer.epoch.numpy())
+    prefix = trainer.checkpoint.write(str(folder / f"ckpt-{epoch}"))
+    files = {}
+    for path in _ckpt_files(folder, epoch):
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+        files[path.name] = _digest(path)
+    _fsync_dir(folder)
+    state = {
+        "epoch": epoch,
+        "history": trainer.metrics_history,
+        "architecture": _architecture(trainer),
+        "run": {"seed": trainer.seed, "batch_size": getattr(data_generator, "batch_size", None)},
+        "gradient_managers": {
+            "generator": {k: getattr(trainer.g_gradient_manager, k) for k in COUNTERS},
+            "discriminator": {k: getattr(trainer.d_gradient_manager, k) for k in COUNTERS},
+        },
+        "files": files,
+    }
+    rng = getattr(data_generator, "rng", None)
+    if rng is not None:
+        state["data_rng"] = rng.bit_generator.state
+    atomic_write_text(folder / f"state-{epoch}.json", json.dumps(state, default=jsonable))
+    history = json.dumps(trainer.metrics_history, default=jsonable, indent=1)
+    atomic_write_text(output_dir / "history.json", history)
+    return Path(prefix)
+
+
+# ---------------------------------------------------------------------- find and verify
+def saved_epochs(output_dir: str | Path) -> list[int]:
+    """Epochs with a state file or a checkpoint index in ``output_dir``, newest first."""
+    folder = Path(output_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    epochs = set()
+    for path in [*folder.glob("state-*.json"), *folder.glob("ckpt-*.index")]:
+        number = path.name.split("-", 1)[1].split(".", 1)[0]
+        if number.isdigit():
+            epochs.add(int(number))
+    return sorted(epochs, reverse=True)
+
+
+def latest_epoch(output_dir: str | Path) -> int | None:
+    """The newest epoch with both a state file and a checkpoint index (not verified), or None."""
+    folder = Path(output_dir) / "checkpoints"
+    for epoch in saved_epochs(output_dir):
+        if (folder / f"state-{epoch}.json").exists() and (folder / f"ckpt-{epoch}.index").exists():
+            return epoch
+    return None
+
+
+def read_state(output_dir: str | Path, epoch: int) -> dict[str, Any]:
+    """The verified state of ``epoch``; ``ValueError`` naming the damaged or missing file."""
+    folder = Path(output_dir) / "checkpoints"
+    state_path = folder / f"state-{epoch}.json"
+    try:
+        state = json.loads(state_path.read_text())
+        if not isinstance(state, dict) or state.get("epoch") != epoch or "history" not in state:
+            raise ValueError("not a state file of this epoch")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{state_path.name} ({exc})") from exc
+    index = folder / f"ckpt-{epoch}.index"
+    if not index.exists():
+        raise ValueError(f"{index.name} (missing)")
+    for name, digest in state.get("files", {}).items():  # runs saved before digests: not checked
+        path = folder / name
+        if not path.exists():
+            raise ValueError(f"{name} (missing)")
+        if _digest(path) != digest:
+            raise ValueError(f"{name} (content does not match its digest)")
+    return state
+
+
+def saved_architecture(output_dir: str | Path) -> dict[str, Any] | None:
+    """The architecture of the run in ``output_dir``: ``config.json``, or if that is missing or
+    damaged, the newest readable state file's copy. None for a folder without a run."""
+    config = Path(output_dir) / "config.json"
+    try:
+        return json.loads(config.read_text())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        logger.warning("%s is damaged (%s); using the architecture stored with the checkpoints", config, exc)
+    for epoch in saved_epochs(output_dir):
+        try:
+            state = json.loads((Path(output_dir) / "checkpoints" / f"state-{epoch}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(state, dict) and "architecture" in state:
+            return state["architecture"]
+    return None
+
+
+def check_compatible(trainer: Any, output_dir: str | Path) -> None:
+    """``ValueError`` if ``output_dir`` holds a run of another architecture or loss."""
+    saved = saved_architecture(output_dir)
+    mine = _architecture(trainer)
+    if saved is not None and saved != mine:
+        differences = [k for k in mine if saved.get(k) != mine.get(k)]
+        raise BadValue(
+            "output_dir",
+            f"the checkpoint folder {output_dir} was written for another architecture "
+            f"(differs in {differences}): saved {saved}, this trainer {mine}. "
+            f"Nothing was loaded or overwritten; use another {spell('output_dir')}.",
+        )
+
+
+# ---------------------------------------------------------------------- restore
+def restore(trainer: Any, output_dir: str | Path, data_generator: Any = None) -> int:
+    """Load the newest intact checkpoint of ``output_dir`` into ``trainer``; returns its epoch
+    (0 if the folder holds none). Damaged newer checkpoints are skipped with a warning that
+    names their files; ``ValueError`` if checkpoints exist but none is intact."""
+    check_compatible(trainer, output_dir)
+    folder = Path(output_dir) / "checkpoints"
+    mine = _architecture(trainer)
+    damaged: list[str] = []
+    for epoch in saved_epochs(output_dir):
+        try:
+            state = read_state(output_dir, epoch)
+        except ValueError as exc:
+            damaged.append(f"epoch {epoch}: {exc}")
+            continue
+        if state.get("architecture", mine) != mine:
+            raise BadValue(
+                "output_dir",
+                f"checkpoint {epoch} in {output_dir} was written for another architecture "
+                f"({state['architecture']}); this trainer is {mine}",
+            )
+        try:
+            trainer.checkpoint.read(str(folder / f"ckpt-{epoch}")).assert_existing_objects_matched()
+        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            damaged.append(f"epoch {epoch}: ckpt-{epoch} ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+            continue
+        _apply_state(trainer, state, data_generator)
+        if damaged:
+            logger.warning(
+                "Damaged checkpoints in %s skipped: %s. Restored the newest intact one, epoch %d.",
+                output_dir,
+                "; ".join(damaged),
+                epoch,
+            )
+        logger.info("Restored %s at epoch %d", output_dir, epoch)
+        return epoch
+    if damaged:
+        raise BadValue("output_dir", f"no intact checkpoint in {output_dir}: " + "; ".join(damaged))
+    return 0
+
+
+def _apply_state(trainer: Any, state: dict[str, Any], data_generator: Any) -> None:
+    trainer.metrics_history = {k: list(v) for k, v in state["history"].items()}
+    rng = getattr(data_generator, "rng", None)
+    if rng is not None and "data_rng" in state:
+        rng.bit_generator.state = state["data_rng"]
+    for side, manager in (("generator", trainer.g_gradient_manager), ("discriminator", trainer.d_gradient_manager)):
+        for key, value in state.get("gradient_managers", {}).get(side, {}).items():
+            setattr(manager, key, int(value))
+    run = state.get("run", {})
+    batch_size = getattr(data_generator, "batch_size", None)
+    changes = []
+    if run.get("seed") is not None and run["seed"] != trainer.seed:
+        changes.append(f"{spell('seed')} {run['seed']} -> {trainer.seed}")
+    if run.get("batch_size") is not None and batch_size is not None and run["batch_size"] != batch_size:
+        changes.append(f"{spell('batch_size')} {run['batch_size']} -> {batch_size}")
+    if changes:
+        logger.warning(
+            "Resuming with changed settings (%s): the run will differ from an uninterrupted one.", ", ".join(changes)
+        )
+    trainer.resume_changes = changes
+
+
+# ---------------------------------------------------------------------- interrupts
+def _tracked_variables(trainer: Any) -> list[tf.Variable]:
+    seen: dict[int, tf.Variable] = {}
+    groups = (
+        trainer.generator.variables,
+        trainer.discriminator.variables,
+        trainer.g_optimizer.variables,
+        trainer.d_optimizer.variables,
+        [trainer.epoch, trainer.rng.state],
+    )
+    for group in groups:
+        for var in group:
+            seen.setdefault(id(var), var)
+    return list(seen.values())
+
+
+class Snapshot:
+    """Everything a checkpoint holds, copied in memory (cheap for these models) at the end of
+    an epoch, so that an interrupt mid-epoch can still save the last finished epoch."""
+
+    def __init__(self, trainer: Any, data_generator: Any = None):
+        self.epoch = int(trainer.epoch.numpy())
+        self.values = [np.array(v.numpy(), copy=True) for v in _tracked_variables(trainer)]
+        self.history = copy.deepcopy(trainer.metrics_history)
+        rng = getattr(data_generator, "rng", None)
+        self.data_rng = None if rng is None else copy.deepcopy(rng.bit_generator.state)
+        self.counters = [
+            {k: getattr(m, k) for k in COUNTERS} for m in (trainer.g_gradient_manager, trainer.d_gradient_manager)
+        ]
+
+    def restore_into(self, trainer: Any, data_generator: Any = None) -> None:
+        """Put the trainer (and the data generator's random state) back to this snapshot."""
+        for var, value in zip(_tracked_variables(trainer), self.values):
+            var.assign(value)
+        trainer.metrics_history = copy.deepcopy(self.history)
+        rng = getattr(data_generator, "rng", None)
+        if rng is not None and self.data_rng is not None:
+            rng.bit_generator.state = copy.deepcopy(self.data_rng)
+        for manager, counters in zip((trainer.g_gradient_manager, trainer.d_gradient_manager), self.counters):
+            for key, value in counters.items():
+                setattr(manager, key, value)

@@ -1,0 +1,141 @@
+"""Checkpoints: atomic files, verification with fallback, Ctrl-C, and a short kill loop.
+
+The full loop (30 SIGKILLs) is ``benchmarks/kill_resume.py``; here it runs with 3.
+"""
+
+import importlib.util
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer, checkpoints
+from qgan_lab.callbacks import QuantumGANCallback
+from qgan_lab.data import make_data_generator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_trainer(seed=0, **kwargs):
+    g = PureQuantumGenerator(1, 2, 1, 1, 3, seed=0)
+    d = PureQuantumDiscriminator(2, 1, 1, 3, seed=1)
+    return QuantumGANTrainer(g, d, n_critic=1, seed=seed, **kwargs)
+
+
+def saved_run(folder, epochs=(1, 2, 3)):
+    """A folder with checkpoints of distinct weights and counters at ``epochs`` (no training)."""
+    trainer = tiny_trainer()
+    weights = {}
+    for epoch in epochs:
+        trainer.generator.set_weights({k: v + epoch for k, v in trainer.generator.get_weights().items()})
+        trainer.g_gradient_manager.total_steps = 10 * epoch
+        trainer.metrics_history["g_loss"].append(float(epoch))
+        trainer.epoch.assign(epoch)
+        trainer.save(folder, make_data_generator("bimodal", 4, seed=0))
+        weights[epoch] = trainer.generator.get_weights()
+    return weights
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def _zero(path):
+    path.write_bytes(b"\0" * len(path.read_bytes()))
+
+
+def _flip(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = [
+    ("ckpt-3.data-00000-of-00001", _truncate),
+    ("ckpt-3.data-00000-of-00001", _flip),
+    ("ckpt-3.index", _zero),
+    ("ckpt-3.index", _flip),
+    ("state-3.json", _truncate),
+    ("state-3.json", lambda p: p.write_text("")),
+    ("state-3.json", os.remove),
+    ("ckpt-3.index", os.remove),
+]
+
+
+@pytest.mark.parametrize("name, damage", DAMAGE, ids=[f"{n}-{d.__name__}" for n, d in DAMAGE])
+def test_damaged_newest_checkpoint_falls_back_with_a_warning(tmp_path, caplog, name, damage):
+    weights = saved_run(tmp_path)
+    damage(tmp_path / "checkpoints" / name)
+    (tmp_path / "config.json").write_text("")  # a config.json killed mid-write (before atomic saves)
+    trainer = tiny_trainer()
+    with caplog.at_level(logging.WARNING):
+        assert trainer.restore(tmp_path, make_data_generator("bimodal", 4)) == 2
+    assert f"epoch 3: {name}" in caplog.text and "Restored the newest intact one, epoch 2" in caplog.text
+    assert "config.json is damaged" in caplog.text
+    restored = trainer.generator.get_weights()
+    assert all(np.array_equal(restored[k], weights[2][k]) for k in restored)
+    assert trainer.g_gradient_manager.total_steps == 20  # the gradient managers' counters come back
+    assert trainer.metrics_history["g_loss"] == [1.0, 2.0]
+
+
+def test_no_intact_checkpoint_is_an_error(tmp_path):
+    saved_run(tmp_path, epochs=(1,))
+    _flip(tmp_path / "checkpoints" / "ckpt-1.data-00000-of-00001")
+    with pytest.raises(ValueError, match=r"^output_dir: no intact checkpoint .*ckpt-1.data"):
+        tiny_trainer().restore(tmp_path)
+
+
+def test_atomic_writes_keep_the_old_file_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "history.json"
+    checkpoints.atomic_write_text(target, "old")
+
+    def crash(*_):
+        raise KeyboardInterrupt  # the process dies between writing and renaming
+
+    monkeypatch.setattr(checkpoints.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    monkeypatch.undo()
+    saved_run(tmp_path / "run", epochs=(1,))
+    names = {p.name for p in (tmp_path / "run").rglob("*")}
+    assert not any(".tmp-" in n for n in names), names  # every temporary was renamed into place
+
+
+def test_ctrl_c_saves_the_last_finished_epoch(tmp_path, caplog):
+    class Record(QuantumGANCallback):
+        weights = {}
+
+        def on_epoch_end(self, epoch, trainer, logs=None):
+            self.weights[epoch] = trainer.generator.get_weights()
+
+    calls = {"n": 0}
+    source = make_data_generator("bimodal", 4, seed=0)
+
+    def data():
+        calls["n"] += 1
+        if calls["n"] == 1 + 2 * 2 + 1:  # check batch, two epochs of two steps, then Ctrl-C mid-epoch 3
+            raise KeyboardInterrupt
+        return source()
+
+    data.rng = source.rng
+    trainer = tiny_trainer(callbacks=[Record()])
+    with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
+        trainer.train(data, 5, 2, 1, save_interval=10, output_dir=tmp_path, progress=False)
+    assert "Interrupted: saved epoch 2" in caplog.text and "continue with resume=True" in caplog.text
+    assert trainer.latest_checkpoint_epoch(tmp_path) == 2  # no regular save was due (save_interval=10)
+    resumed = tiny_trainer()
+    assert resumed.restore(tmp_path) == 2
+    assert all(np.array_equal(v, Record.weights[2][k]) for k, v in resumed.generator.get_weights().items())
+    assert len(resumed.metrics_history["g_loss"]) == 2
+
+
+def test_kill_loop_resumes_to_the_uninterrupted_result(tmp_path):
+    spec = importlib.util.spec_from_file_location("kill_resume", ROOT / "benchmarks" / "kill_resume.py")
+    kill_resume = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kill_resume)
+    summary = kill_resume.run(kills=3, epochs=16, seed=1, folder=tmp_path, sigint_every=3)
+    assert summary["kills"] == 3 and summary["sigints"] >= 1, summary
+    assert summary["differences"] == [], summary
