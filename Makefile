@@ -29,7 +29,7 @@ lab: install
 
 # -rs: the summary says why a test skipped (the browser test, where Chromium is missing)
 test: install lint browser
-	$(PY) -m pytest -rs tests --nbval-lax notebooks
+	$(PY) -m pytest -rs -n 2 --dist loadfile --durations=15 tests --nbval-lax notebooks
 
 # Debian's chromium for tests/browser; where it cannot be installed, that test skips and says why
 browser:

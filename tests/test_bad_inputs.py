@@ -50,7 +50,12 @@ TRAINER_CASES = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, error, pattern", TRAINER_CASES, ids=lambda c: str(c)[:40])
+def case_id(value) -> str:
+    """A stable test id (no memory addresses: pytest-xdist workers must collect the same ids)."""
+    return re.sub(r" at 0x[0-9a-f]+", "", str(value))[:40]
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", TRAINER_CASES, ids=case_id)
 def test_trainer_arguments(kwargs, error, pattern):
     g, d = tiny()
     loss_type = kwargs.pop("loss_type", "wasserstein")
@@ -121,7 +126,7 @@ TRAIN_CASES = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, error, pattern", TRAIN_CASES, ids=lambda c: str(c)[:40])
+@pytest.mark.parametrize("kwargs, error, pattern", TRAIN_CASES, ids=case_id)
 def test_train_arguments_fail_before_any_step(trainer, tmp_path, kwargs, error, pattern):
     args = {"data_generator": _data(), "epochs": 2, "steps_per_epoch": 1, "latent_dim": 2, "progress": False}
     args.update(kwargs)
@@ -196,7 +201,7 @@ CONFIG_CASES = [
 TOML = TINY_TOML.format(cutoff=4, steps=1) + "[loss]\nlambda_gp = 10.0\n"
 
 
-@pytest.mark.parametrize("old, new, error, pattern", CONFIG_CASES, ids=lambda c: str(c)[:30])
+@pytest.mark.parametrize("old, new, error, pattern", CONFIG_CASES, ids=lambda c: case_id(c)[:30])
 def test_config_values(tmp_path, old, new, error, pattern):
     assert old in TOML
     path = tmp_path / "bad.toml"
