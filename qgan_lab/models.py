@@ -314,6 +314,8 @@ class PureQuantumGenerator(QuantumCircuitModel):
             self.engine.check_memory(self.circuit, 1, self.dtype)
             per_row = self.engine.memory_estimate(self.circuit, 1, self.dtype)
             chunk = max(1, int(self.engine.max_memory_bytes // per_row))
+        elif hasattr(self.engine, "check_memory"):  # an engine that cannot chunk checks the whole batch
+            self.engine.check_memory(self.circuit, self._circuit_rows(rows), self.dtype)
         outs = [self._forward(z[i : i + chunk]) for i in range(0, rows, chunk)]
         return self._warn_outside_cutoff({key: tf.concat([out[key] for out in outs], 0) for key in outs[0]})
 
