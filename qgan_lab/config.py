@@ -116,6 +116,15 @@ def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     return out
 
 
+def loss_kwargs(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """Keyword arguments of the loss class: ``[loss.<loss_type>]`` (a table per loss type), or a
+    flat ``[loss]`` table, which belongs to the Wasserstein loss (the guide's presets)."""
+    section, loss_type = cfg.get("loss") or {}, cfg["training"].get("loss_type", "wasserstein")
+    if any(isinstance(value, dict) for value in section.values()):
+        return dict(section.get(loss_type, {})) or None
+    return dict(section) if loss_type == "wasserstein" and section else None
+
+
 def build(cfg: dict[str, Any]):
     """Models, trainer, data generator, validation set and mixture centres from a config."""
     from .data import centers_of, make_data_generator, validation_set
@@ -136,7 +145,7 @@ def build(cfg: dict[str, Any]):
         beta_1=float(train.get("beta_1", 0.5)),
         lr_decay=float(train.get("lr_decay", 1.0)),
         lambda_cutoff=float(train.get("lambda_cutoff", 0.0)),
-        loss_kwargs=cfg.get("loss") if train.get("loss_type", "wasserstein") == "wasserstein" else None,
+        loss_kwargs=loss_kwargs(cfg),
         seed=seed,
     )
     data_generator = make_data_generator(data["target"], int(data["batch_size"]), seed=seed)

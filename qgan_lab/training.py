@@ -120,9 +120,10 @@ class QuantumGANTrainer:
             drifts away from the best one. The rate depends only on the epoch, so a resumed run
             follows the same schedule (it overrides callbacks that change the rate).
         lambda_cutoff, trace_floor: add ``lambda_cutoff * mean(relu(trace_floor - trace))`` to
-            the generator's loss (reported as ``cutoff_reg``): the probability that leaks past
-            the Fock cutoff is not simulated, so a state whose trace falls is no longer the
-            circuit's state; the penalty keeps it inside (0: off, the guide).
+            the generator's loss and to the critic's (its states on the real and generated
+            batch; reported as ``cutoff_reg``): the probability that leaks past the Fock cutoff
+            is not simulated, so a state whose trace falls is no longer the circuit's state, and
+            a critic could score by truncation; the penalty keeps both inside (0: off, the guide).
         max_gradient_norm: per-variable clipping norm of both gradient managers.
         trace_threshold: a step whose smallest state trace (generator or critic) is below
             this is flagged (``low_trace``) and a :class:`~qgan_lab.callbacks.CutoffMonitor`
@@ -247,8 +248,16 @@ class QuantumGANTrainer:
         real_out, fake_out = real_f["output"], fake_f["output"]
         losses = self.loss_fn.critic_objective(real_out, fake_out, real, fake, self._critic, alpha)
         # the critic's own states: the smallest trace over the real and the generated batch
-        losses["critic_min_trace"] = tf.minimum(tf.reduce_min(real_f["trace"]), tf.reduce_min(fake_f["trace"]))
+        traces = tf.concat([real_f["trace"], fake_f["trace"]], 0)
+        losses["critic_min_trace"] = tf.reduce_min(traces)
+        if self.lambda_cutoff:
+            leak = self._leak(traces, losses["total_loss"].dtype)
+            losses.update(cutoff_reg=leak, total_loss=losses["total_loss"] + self.lambda_cutoff * leak)
         return losses
+
+    def _leak(self, traces: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+        """``mean(relu(trace_floor - trace))``: how far the states fall below the trace floor."""
+        return tf.reduce_mean(tf.nn.relu(self.trace_floor - tf.cast(traces, dtype)))
 
     def _g_losses(self, z, real):
         """The generator's whole loss in one piece (for finite-difference backups)."""
@@ -260,7 +269,7 @@ class QuantumGANTrainer:
         """The loss's regularisers plus the cutoff penalty (if ``lambda_cutoff``)."""
         regs = self.loss_fn.regularizers(fake["measurements"], real, self.generator.trainable_variables)
         if self.lambda_cutoff:
-            leak = tf.reduce_mean(tf.nn.relu(self.trace_floor - tf.cast(fake["trace"], regs["total_loss"].dtype)))
+            leak = self._leak(fake["trace"], regs["total_loss"].dtype)
             regs = {**regs, "cutoff_reg": leak, "total_loss": regs["total_loss"] + self.lambda_cutoff * leak}
         return regs
 

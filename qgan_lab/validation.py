@@ -201,8 +201,15 @@ def check_config_values(cfg: dict[str, Any]) -> None:
                 check_number(name, value, low=0.0, high=1.0, high_open=True)
             elif not isinstance(value, str):
                 raise BadType(name, f"must be a string, got {value!r}")
-    for key, value in (cfg.get("loss") or {}).items():
-        if isinstance(value, (str, bool)) or (isinstance(value, numbers.Real) and not math.isfinite(value)):
-            raise BadValue(f"[loss] {key}", f"must be a finite number, got {value!r}")
+    loss = cfg.get("loss") or {}
+    tables = {f"[loss.{k}]": v for k, v in loss.items() if isinstance(v, dict)} or {"[loss]": loss}
+    for table, values in tables.items():
+        for key, value in values.items():
+            items = value if isinstance(value, list) else [value]
+            if any(
+                isinstance(v, (str, bool, dict)) or (isinstance(v, numbers.Real) and not math.isfinite(v))
+                for v in items
+            ):
+                raise BadValue(f"{table} {key}", f"must be a finite number (or a list of them), got {value!r}")
     if "target" in cfg.get("data", {}) and not isinstance(cfg["data"]["target"], str):
         raise BadType("[data] target", f"must be a string, got {cfg['data']['target']!r}")
