@@ -136,6 +136,7 @@ def test_kill_loop_resumes_to_the_uninterrupted_result(tmp_path):
     spec = importlib.util.spec_from_file_location("kill_resume", ROOT / "benchmarks" / "kill_resume.py")
     kill_resume = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kill_resume)
-    summary = kill_resume.run(kills=3, epochs=16, seed=1, folder=tmp_path, sigint_every=3)
-    assert summary["kills"] == 3 and summary["sigints"] >= 1, summary
+    # CI's fast version (one SIGKILL, one SIGINT); `python benchmarks/kill_resume.py` runs 30
+    summary = kill_resume.run(kills=2, epochs=12, seed=1, folder=tmp_path, sigint_every=2)
+    assert summary["kills"] == 2 and summary["sigints"] >= 1, summary
     assert summary["differences"] == [], summary
