@@ -75,6 +75,19 @@ def _with_critic_gap(losses: dict[str, tf.Tensor], real_output: tf.Tensor, fake_
     return losses
 
 
+def _paired_batches(first: Any, second: Any, first_name: str, second_name: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """Both as tensors (``second`` in ``first``'s dtype); ``ValueError`` unless both are
+    ``[batch, features]`` with the same number of features."""
+    first = tf.convert_to_tensor(first)
+    second = tf.cast(second, first.dtype)
+    if first.shape.rank != 2 or second.shape.rank != 2 or first.shape[1] != second.shape[1]:
+        raise ValueError(
+            f"{first_name} and {second_name} must be [batch, features] with the same number of features, "
+            f"got {first.shape.as_list()} and {second.shape.as_list()}"
+        )
+    return first, second
+
+
 def gradient_penalty(
     real_samples: tf.Tensor,
     fake_samples: tf.Tensor,
@@ -248,13 +261,7 @@ class QuantumMeasurementLoss:
         self, generated_measurements: tf.Tensor, real_data: tf.Tensor, generator_params: Any = None
     ) -> dict[str, tf.Tensor]:
         """``total_loss``, ``distribution_loss``, ``diversity_loss``, ``param_reg``."""
-        generated = tf.convert_to_tensor(generated_measurements)
-        real = tf.cast(real_data, generated.dtype)
-        if generated.shape.rank != 2 or real.shape.rank != 2 or generated.shape[1] != real.shape[1]:
-            raise ValueError(
-                "generated_measurements and real_data must be [batch, features] with the same number "
-                f"of features, got {generated.shape.as_list()} and {real.shape.as_list()}"
-            )
+        generated, real = _paired_batches(generated_measurements, real_data, "generated_measurements", "real_data")
         distribution = tf.reduce_mean(tf.square(tf.reduce_mean(generated, 0) - tf.reduce_mean(real, 0)))
         diversity = -tf.reduce_mean(tf.math.reduce_variance(generated, axis=0))
         param_reg = tf.zeros([], generated.dtype)
@@ -379,13 +386,7 @@ class QuantumMMDLoss:
         self, fake_samples: tf.Tensor, real_samples: tf.Tensor, generator_params: Any = None
     ) -> dict[str, tf.Tensor]:
         """``total_loss``, ``base_loss``, ``mmd`` (unbiased MMD^2), ``physics_reg``, ``bandwidths``."""
-        fake = tf.convert_to_tensor(fake_samples)
-        real = tf.cast(real_samples, fake.dtype)
-        if fake.shape.rank != 2 or real.shape.rank != 2 or fake.shape[1] != real.shape[1]:
-            raise ValueError(
-                "fake_samples and real_samples must be [batch, features] with the same number of "
-                f"features, got {fake.shape.as_list()} and {real.shape.as_list()}"
-            )
+        fake, real = _paired_batches(fake_samples, real_samples, "fake_samples", "real_samples")
         for name, t in (("fake_samples", fake), ("real_samples", real)):
             if t.shape[0] is not None and t.shape[0] < 2:
                 raise ValueError(f"{name} must hold at least 2 rows for the unbiased MMD, got {t.shape[0]}")
