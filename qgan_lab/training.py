@@ -184,14 +184,9 @@ class QuantumGANTrainer:
         self.latent_dim = generator.latent_dim
         self.g_gradient_manager = QuantumGradientManager(max_gradient_norm=max_gradient_norm)
         self.d_gradient_manager = QuantumGradientManager(max_gradient_norm=max_gradient_norm)
-        if not (np.isfinite(lr_decay) and 0 < lr_decay <= 1):
-            raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
-        self.lr_decay = float(lr_decay)
-        if not (np.isfinite(lambda_cutoff) and lambda_cutoff >= 0):
-            raise ValueError(f"lambda_cutoff must be a finite number >= 0, got {lambda_cutoff!r}")
-        if not (0 < trace_floor <= 1):
-            raise ValueError(f"trace_floor must be in (0, 1], got {trace_floor!r}")
-        self.lambda_cutoff, self.trace_floor = float(lambda_cutoff), float(trace_floor)
+        self.lr_decay = check_number("lr_decay", lr_decay, low=0.0, high=1.0, low_open=True)
+        self.lambda_cutoff = check_number("lambda_cutoff", lambda_cutoff, low=0.0)
+        self.trace_floor = check_number("trace_floor", trace_floor, low=0.0, high=1.0, low_open=True)
         self.base_learning_rates = {"g": float(learning_rate_g), "d": float(learning_rate_d)}
         self.g_optimizer = tf.keras.optimizers.Adam(learning_rate_g, beta_1=beta_1)
         self.d_optimizer = tf.keras.optimizers.Adam(learning_rate_d, beta_1=beta_1)
