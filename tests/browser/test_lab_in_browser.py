@@ -25,7 +25,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "runs" / "browser"
-CHROMIUM = os.environ.get("QGAN_LAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root
     "--headless",
@@ -79,12 +78,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright missing: pip install -e '.[dev]'")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"Chromium not found at {CHROMIUM}: `make browser` installs Debian's chromium (needs apt-get)")
+def browser(chromium_path):
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
 
@@ -110,6 +108,8 @@ def lab(tmp_path_factory, browser):
         "JUPYTERLAB_SETTINGS_DIR": str(tmp / "user-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        # a kernel's own default, set explicitly: an inherited MPLBACKEND=Agg would draw nothing
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
     command = [
         sys.executable,
@@ -162,10 +162,12 @@ def _open_and_run_all(browser, lab, notebook: str):
     page.locator(".jp-Notebook .jp-Cell").first.click()  # focus: the notebook is the current widget
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-    # done when the kernel is idle again and every code cell has an execution number
+    # done when the kernel is idle again and every code cell has an execution number, or at the
+    # first error (Run All stops there: the cells below it never get a number)
     try:
         page.wait_for_function(
             """() => {
+              if (document.querySelector('.jp-OutputArea-output[data-mime-type*="error"]')) return true;
               const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
               const busy = document.querySelector(".jp-Notebook-ExecutionIndicator[data-status='busy']");
               return !busy && prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
@@ -179,6 +181,16 @@ def _open_and_run_all(browser, lab, notebook: str):
             "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent)"
         )
         raise AssertionError(f"{notebook}: Run All did not finish in {RUN_TIMEOUT_S} s; prompts {prompts}") from None
+    # this run replaces nbval's for this notebook (conftest.py): every cell ran, none failed
+    problems = page.evaluate(FIND_PROBLEMS)
+    if problems:
+        _shot(page, notebook.removesuffix(".ipynb") + "_error")
+    assert problems == [], f"{notebook}: {problems}"
+    unnumbered = page.evaluate(
+        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+        ".filter(p => !/\\[\\d+\\]/.test(p.textContent)).length"
+    )
+    assert unnumbered == 0, f"{notebook}: {unnumbered} code cells never ran"
     return page
 
 
