@@ -66,7 +66,7 @@ def run_train(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.setdefault("MPLBACKEND", "Agg")
     from .checkpoints import atomic_write_text
     from .config import build, load_config, with_overrides
-    from .training import format_report
+    from .evaluation import format_report
     from .validation import check_output_dir
 
     cfg = with_overrides(

@@ -1,10 +1,11 @@
 """The guide's training loop: ``QuantumGANTrainer``.
 
-Each *step* is ``n_critic`` critic updates then one generator update. The loss and its
-gradients are computed by one compiled function per side (``tf.function(jit_compile=True)``
-on the compiled engine); the gradient managers then check every gradient in Python (and, if
-one is ``None`` or non-finite, replace it by finite differences of the same compiled loss),
-clip, and apply. A non-finite loss skips the step (counted in ``skipped_steps``).
+Each *step* is ``n_critic`` critic updates then one generator update. The losses and their
+gradients come from the compiled pieces of :class:`~qgan_lab.steps.TrainingSteps`
+(``tf.function(jit_compile=True)`` on the compiled engine); the gradient managers then check
+every gradient in Python (and, if one is ``None`` or non-finite, replace it by finite
+differences of the same compiled loss), clip, and apply. A non-finite loss skips the step
+(counted in ``skipped_steps``).
 
 Runs are reproducible: latent vectors and interpolation weights come from the trainer's own
 ``tf.random.Generator`` (seeded), the data generators of :mod:`qgan_lab.data` carry their own
@@ -13,12 +14,13 @@ resumed run continues exactly where it stopped. Checkpoint files are handled by
 :mod:`qgan_lab.checkpoints` (atomic, verified, emergency save on Ctrl-C) and every argument is
 checked by :mod:`qgan_lab.validation` before the first step. The smallest trace of the
 generator's and the critic's states is tracked (``min_trace``, ``critic_min_trace``) and
-watched by :class:`~qgan_lab.callbacks.CutoffMonitor`. Taught in ``06_training_loop``.
+watched by :class:`~qgan_lab.callbacks.CutoffMonitor`. The final evaluation lives in
+:mod:`qgan_lab.evaluation`, the progress bar and live figure in :mod:`qgan_lab.dashboard`.
+Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,14 +30,15 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from . import checkpoints
-from ._compat import release_memory
+from . import checkpoints, evaluation
 from .callbacks import CutoffMonitor, QuantumGANCallback
 from .cutoff import TRACE_THRESHOLD, parameter_bounds
+from .dashboard import Dashboard, progress_bar
 from .data import check_batch_source
 from .gradients import QuantumGradientManager, count_valid, gradient_flow_report
-from .metrics import evaluate_samples, wasserstein_per_feature
+from .metrics import wasserstein_per_feature
 from .models import check_batch
+from .steps import TrainingSteps
 from .validation import (
     BadType,
     BadValue,
@@ -65,31 +68,6 @@ HISTORY_KEYS = (
     "epoch_time",
     "skipped_steps",
 )
-
-
-def _compile(fn: Callable) -> Callable:
-    """``tf.function(fn, jit_compile=True)`` that returns compiler memory to the OS after tracing."""
-    compiled = tf.function(fn, jit_compile=True)
-
-    def call(*args):
-        before = compiled.experimental_get_tracing_count()
-        out = compiled(*args)
-        if compiled.experimental_get_tracing_count() != before:
-            release_memory()
-        return out
-
-    return call
-
-
-def _output_and_min_trace(forward: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-    return forward["output"], tf.reduce_min(forward["trace"])
-
-
-def _combine(base: tf.Tensor, regs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """The generator's losses: ``total_loss = base_loss + regularisers``, and each regulariser."""
-    losses = {k: v for k, v in regs.items() if k != "total_loss"}
-    losses.update(total_loss=base + regs["total_loss"], base_loss=base)
-    return losses
 
 
 def _global_norm(gradients: Sequence[Any]) -> float:
@@ -212,15 +190,7 @@ class QuantumGANTrainer:
             epoch=self.epoch,
             rng=self.rng,
         )
-        compiled = generator.engine.compilable and discriminator.engine.compilable
-        wrap = _compile if compiled else (lambda f: f)
-        self._d_step = wrap(self._d_step_impl)
-        self._sample_loss_vjp = wrap(self._sample_loss_vjp_impl)
-        self._generator_vjp = wrap(self._generator_vjp_impl)
-        self._d_loss_only = wrap(lambda real, fake, alpha: self._d_losses(real, fake, alpha)["total_loss"])
-        self._g_loss_only = wrap(lambda z, real: self._g_losses(z, real)[0]["total_loss"])
-        self._sample = wrap(lambda z: generator._forward_impl(z)["output"])
-        self._sample_with_trace = wrap(lambda z: _output_and_min_trace(generator._forward_impl(z)))
+        self.steps = TrainingSteps(generator, discriminator, self.loss_fn, self.lambda_cutoff, self.trace_floor)
         self._apply_fns = {
             "d": tf.function(
                 lambda grads: self.d_optimizer.apply(grads, discriminator.trainable_variables), jit_compile=True
@@ -229,77 +199,6 @@ class QuantumGANTrainer:
                 lambda grads: self.g_optimizer.apply(grads, generator.trainable_variables), jit_compile=True
             ),
         }
-
-    # ------------------------------------------------------------------ losses (traced)
-    # Every loss object answers the same questions (see qgan_lab.losses): the step below has no
-    # branch per loss type.
-    def _critic(self, x: tf.Tensor) -> tf.Tensor:
-        return self.discriminator._forward_impl(x)["output"]
-
-    def _d_losses(self, real, fake, alpha):
-        """Critic losses on a real and a generated batch (the fakes are made outside, so the
-        compiled critic step does not contain the generator circuit: a smaller graph)."""
-        real_f, fake_f = self.discriminator._forward_impl(real), self.discriminator._forward_impl(fake)
-        real_out, fake_out = real_f["output"], fake_f["output"]
-        losses = self.loss_fn.critic_objective(real_out, fake_out, real, fake, self._critic, alpha)
-        # the critic's own states: the smallest trace over the real and the generated batch
-        traces = tf.concat([real_f["trace"], fake_f["trace"]], 0)
-        losses["critic_min_trace"] = tf.reduce_min(traces)
-        if self.lambda_cutoff:
-            leak = self._leak(traces, losses["total_loss"].dtype)
-            losses.update(cutoff_reg=leak, total_loss=losses["total_loss"] + self.lambda_cutoff * leak)
-        return losses
-
-    def _leak(self, traces: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-        """``mean(relu(trace_floor - trace))``: how far the states fall below the trace floor."""
-        return tf.reduce_mean(tf.nn.relu(self.trace_floor - tf.cast(traces, dtype)))
-
-    def _g_losses(self, z, real):
-        """The generator's whole loss in one piece (for finite-difference backups)."""
-        fake = self.generator._forward_impl(z)
-        base = self.loss_fn.sample_loss(fake["output"], real, self._critic)
-        return _combine(base, self._generator_regularizers(fake, real)), tf.reduce_min(fake["trace"])
-
-    def _generator_regularizers(self, fake: dict[str, tf.Tensor], real: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The loss's regularisers plus the cutoff penalty (if ``lambda_cutoff``)."""
-        regs = self.loss_fn.regularizers(fake["measurements"], real, self.generator.trainable_variables)
-        if self.lambda_cutoff:
-            leak = self._leak(fake["trace"], regs["total_loss"].dtype)
-            regs = {**regs, "cutoff_reg": leak, "total_loss": regs["total_loss"] + self.lambda_cutoff * leak}
-        return regs
-
-    def _d_step_impl(self, real, fake, alpha):
-        with tf.GradientTape() as tape:
-            losses = self._d_losses(real, fake, alpha)
-        return losses, tape.gradient(losses["total_loss"], self.discriminator.trainable_variables)
-
-    # The generator step is split in two compiled pieces, joined by the chain rule: (1) the part
-    # of the loss that depends on the samples only (through the critic, or MMD) and its gradient
-    # with respect to the samples, (2) the generator's vector-Jacobian product with that gradient
-    # plus the regularisers. Same gradient as one function, but two smaller XLA compilations
-    # (lower peak memory), and the generator circuit runs once for all the fakes of a step.
-    def _sample_loss_vjp_impl(self, samples, real):
-        with tf.GradientTape() as tape:
-            tape.watch(samples)
-            base = self.loss_fn.sample_loss(samples, real, self._critic)
-        return base, tape.gradient(base, samples, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-    def _generator_vjp_impl(self, z, upstream, real):
-        with tf.GradientTape() as tape:
-            fake = self.generator._forward_impl(z)
-            regs = self._generator_regularizers(fake, real)
-            surrogate = tf.reduce_sum(fake["output"] * upstream) + regs["total_loss"]
-        grads = tape.gradient(surrogate, self.generator.trainable_variables)
-        return regs, grads, tf.reduce_min(fake["trace"])
-
-    def _g_step(self, z, real, samples=None):
-        """Generator losses, gradients and smallest trace (split as above).
-
-        ``samples`` may pass ``G(z)`` if it was already computed with the current weights.
-        """
-        base, upstream = self._sample_loss_vjp(self._sample(z) if samples is None else samples, real)
-        regs, grads, trace = self._generator_vjp(z, upstream, real)
-        return _combine(base, regs), grads, trace
 
     # ------------------------------------------------------------------ single steps
     def _apply(self, side: str, losses, grads, trace, loss_closure) -> dict[str, Any]:
@@ -331,7 +230,7 @@ class QuantumGANTrainer:
             alpha = tf.convert_to_tensor(alpha, tf.float32)
             if alpha.shape.as_list() != [real.shape[0], 1]:
                 raise BadValue("alpha", f"must have shape [{real.shape[0]}, 1], got {alpha.shape.as_list()}")
-        fake, trace = self._sample_with_trace(z)
+        fake, trace = self.steps.sample_with_trace(z)
         return self._critic_update(real, fake, trace, alpha)
 
     def _check_z(self, z: Any, name: str, rows: int | None = None) -> tf.Tensor:
@@ -343,8 +242,8 @@ class QuantumGANTrainer:
     def _critic_update(self, real: tf.Tensor, fake: tf.Tensor, trace: tf.Tensor, alpha: Any = None) -> dict[str, Any]:
         if alpha is None:
             alpha = self.rng.uniform([real.shape[0], 1])
-        losses, grads = self._d_step(real, fake, alpha)
-        return self._apply("d", losses, grads, trace, lambda: self._d_loss_only(real, fake, alpha))
+        losses, grads = self.steps.d_step(real, fake, alpha)
+        return self._apply("d", losses, grads, trace, lambda: self.steps.d_loss_only(real, fake, alpha))
 
     def train_generator_step(self, z_batch: Any, real_batch: Any = None, samples: Any = None) -> dict[str, Any]:
         """One generator update; ``real_batch`` is needed by the measurement loss only.
@@ -354,14 +253,14 @@ class QuantumGANTrainer:
         z = self._check_z(z_batch, "z_batch")
         real = tf.zeros([z.shape[0], self.generator.output_dim]) if real_batch is None else real_batch
         real = check_batch(real, "real_batch", self.generator.output_dim, tf.float32)
-        losses, grads, trace = self._g_step(z, real, samples)
-        return self._apply("g", losses, grads, trace, lambda: self._g_loss_only(z, real))
+        losses, grads, trace = self.steps.g_step(z, real, samples)
+        return self._apply("g", losses, grads, trace, lambda: self.steps.g_loss_only(z, real))
 
     def sample(self, n: int, z: Any = None) -> tf.Tensor:
         """``n`` generated samples (fresh latent vectors from the trainer's generator unless given)."""
         n = check_int("n", n)
         z = self.rng.normal([n, self.latent_dim]) if z is None else self._check_z(z, "z", rows=n)
-        return self._sample(z)
+        return self.steps.sample(z)
 
     # ------------------------------------------------------------------ epochs
     def train_epoch(
@@ -396,7 +295,7 @@ class QuantumGANTrainer:
             # the generator does not change during the critic updates: one generator pass makes
             # the fakes of all of them, and the samples its own update starts from
             zs = self.rng.normal([(n_critic + 1) * batch, latent_dim])
-            fakes, trace = self._sample_with_trace(zs)
+            fakes, trace = self.steps.sample_with_trace(zs)
             real = tf.constant(real)
             for k in range(n_critic):
                 d = self._critic_update(real, fakes[k * batch : (k + 1) * batch], trace)
@@ -449,11 +348,11 @@ class QuantumGANTrainer:
         needs no critic); ``RuntimeError`` if a side has none."""
         real = tf.convert_to_tensor(real_batch, tf.float32)
         z = tf.random.stateless_normal([real.shape[0], self.latent_dim], seed=[self.seed, 1])
-        _, g_grads, _ = self._g_step(z, real)
+        _, g_grads, _ = self.steps.g_step(z, real)
         report = {"generator": gradient_flow_report(g_grads, self.generator.trainable_variables)}
         if self.loss_fn.needs_critic:
             alpha = tf.random.stateless_uniform([real.shape[0], 1], seed=[self.seed, 2])
-            _, d_grads = self._d_step(real, self._sample(z), alpha)
+            _, d_grads = self.steps.d_step(real, self.steps.sample(z), alpha)
             report["discriminator"] = gradient_flow_report(d_grads, self.discriminator.trainable_variables)
         for side, rows in report.items():
             dead = [r["name"] for r in rows if r["status"] in ("None", "nan")]
@@ -552,7 +451,7 @@ class QuantumGANTrainer:
         if start == 0:
             self.verify_gradient_flow(first_batch)
         logger.info("Starting QGAN training: epochs %d..%d, %d steps/epoch", start + 1, epochs, steps_per_epoch)
-        dashboard = _Dashboard(self, validation, live_plot, output_dir) if (live_plot or output_dir) else None
+        dashboard = Dashboard(self, validation, live_plot, output_dir) if (live_plot or output_dir) else None
         self.stop_training = False
         saved_epoch = start
         snapshot = checkpoints.Snapshot(self, data_generator)
@@ -594,13 +493,13 @@ class QuantumGANTrainer:
     def _run_epoch(self, data_generator, epochs, steps_per_epoch, latent_dim, epoch, validation, progress) -> None:
         began = time.perf_counter()
         self.set_learning_rates(epoch, epochs)
-        bar = _progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}") if progress else None
+        bar = progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}") if progress else None
         logs = self.train_epoch(data_generator, steps_per_epoch, latent_dim, epoch, bar)
         if bar is not None:
             bar.close()
         logs["epoch_time"] = time.perf_counter() - began
         if validation is not None:
-            generated = self._sample(self._plot_z).numpy()
+            generated = self.steps.sample(self._plot_z).numpy()
             logs["val_w1"] = float(wasserstein_per_feature(validation, generated).mean())
         self.epoch.assign(epoch)
         for callback in self.callbacks:
@@ -610,14 +509,23 @@ class QuantumGANTrainer:
         logger.info(self.format_epoch(epoch, logs))
 
     def format_epoch(self, epoch: int, logs: dict[str, float]) -> str:
-        """The guide's log line: ``Epoch 5: G_loss=..., D_loss=..., G_grads=20/20, D_grads=20/20``."""
-        line = (
-            f"Epoch {epoch}: G_loss={logs['g_loss']:.4f}, D_loss={logs['d_loss']:.4f}, "
-            f"G_grads={logs['g_gradients']:.0f}/{len(self.generator.trainable_variables)}, "
-            f"D_grads={logs['d_gradients']:.0f}/{len(self.discriminator.trainable_variables)}, "
-            f"W={logs['w_distance']:.4f}, min_trace={logs['min_trace']:.4f}, "
-            f"critic_min_trace={logs.get('critic_min_trace', float('nan')):.4f}, {logs['epoch_time']:.1f}s"
-        )
+        """The guide's log line: ``Epoch 5: G_loss=..., D_loss=..., G_grads=20/20, D_grads=20/20``.
+
+        A loss without a critic (MMD) trains no critic: its line leaves the critic's fields out.
+        """
+        g_vars, d_vars = len(self.generator.trainable_variables), len(self.discriminator.trainable_variables)
+        if self.loss_fn.needs_critic:
+            line = (
+                f"Epoch {epoch}: G_loss={logs['g_loss']:.4f}, D_loss={logs['d_loss']:.4f}, "
+                f"G_grads={logs['g_gradients']:.0f}/{g_vars}, D_grads={logs['d_gradients']:.0f}/{d_vars}, "
+                f"W={logs['w_distance']:.4f}, min_trace={logs['min_trace']:.4f}, "
+                f"critic_min_trace={logs.get('critic_min_trace', float('nan')):.4f}, {logs['epoch_time']:.1f}s"
+            )
+        else:
+            line = (
+                f"Epoch {epoch}: G_loss={logs['g_loss']:.4f}, G_grads={logs['g_gradients']:.0f}/{g_vars}, "
+                f"min_trace={logs['min_trace']:.4f}, {logs['epoch_time']:.1f}s"
+            )
         if "val_w1" in logs:
             line += f", val_W1={logs['val_w1']:.4f}"
         return line
@@ -631,117 +539,6 @@ class QuantumGANTrainer:
         output_dir: str | Path | None = None,
     ) -> dict[str, Any]:
         """Final evaluation on ``n_samples`` fresh samples: W1 per feature, statistics, mode
-        coverage (if ``centers``), gradient-manager summaries; saved to ``output_dir`` if given."""
-        n_samples = check_int("n_samples", n_samples)
-        try:
-            check_batch_source(lambda: validation_data, self.generator.output_dim)
-        except ValueError as exc:
-            raise BadValue("validation_data", str(exc).replace("data_generator returns", "has")) from exc
-        if output_dir is not None:
-            output_dir = check_output_dir(output_dir)
-        z = tf.random.stateless_normal([n_samples, self.latent_dim], seed=[self.seed, 99])
-        generated = self._sample(z).numpy()
-        report = evaluate_samples(generated, np.asarray(validation_data), centers)
-        report["epochs"] = int(self.epoch.numpy())
-        report["gradient_manager"] = {
-            "generator": self.g_gradient_manager.get_summary(),
-            "discriminator": self.d_gradient_manager.get_summary(),
-        }
-        if output_dir is not None:
-            checkpoints.atomic_save_npy(output_dir / "final_generated_samples.npy", generated)
-            text = json.dumps(report, indent=2, default=checkpoints.jsonable)
-            checkpoints.atomic_write_text(output_dir / "evaluation.json", text)
-            checkpoints.atomic_write_text(output_dir / "report.txt", format_report(report))
-        return report
-
-
-def format_report(report: dict[str, Any]) -> str:
-    """A short human-readable evaluation report."""
-    lines = [
-        f"epochs trained: {report['epochs']}",
-        "Wasserstein-1 per feature: " + ", ".join(f"{w:.4f}" for w in report["wasserstein_per_feature"]),
-        f"mean W1: {report['wasserstein_mean']:.4f}",
-        "generated mean: " + ", ".join(f"{m:+.3f}" for m in report["generated"]["mean"]),
-        "generated std:  " + ", ".join(f"{s:.3f}" for s in report["generated"]["std"]),
-    ]
-    if "mode_coverage" in report:
-        lines.append("mode coverage: " + ", ".join(f"{100 * c:.1f}%" for c in report["mode_coverage"]))
-    for side, summary in report["gradient_manager"].items():
-        lines.append(
-            f"{side} gradient manager: {summary['total_steps']} steps, NaN/None rate {summary['nan_rate']:.2%}, "
-            f"backup rate {summary['backup_rate']:.2%}, clipped {summary['clip_rate']:.2%}, "
-            f"skipped {summary['skipped_steps']}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _progress_bar(total: int, description: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, leave=False, dynamic_ncols=True)
-
-
-class _Dashboard:
-    """The guide's 2x2 figure: saved as PNG, and redrawn in place in a notebook if ``live``.
-
-    In place means one ``ipywidgets.Image`` whose PNG is replaced each time: unlike
-    ``display(..., display_id=True)`` updates, which JupyterLab's ``Output`` widget ignores,
-    this also redraws inside the Train panel's output.
-    """
-
-    def __init__(self, trainer: QuantumGANTrainer, validation: Any, live: bool, output_dir: Path | None):
-        self.trainer, self.validation, self.live, self.output_dir = trainer, validation, live, output_dir
-        self.fig = None  # created at the first update: matplotlib stays out of memory while XLA compiles
-        self.image = None  # the ipywidgets.Image shown in the notebook
-        self.handle = None  # a display handle, where ipywidgets is missing
-
-    def update(self, epoch: int) -> None:
-        import matplotlib.pyplot as plt
-
-        from .plotting import plot_training_dashboard
-
-        if self.fig is None:
-            self.fig = plt.figure(figsize=(11, 8))
-        generated = self.trainer._sample(self.trainer._plot_z).numpy()
-        plot_training_dashboard(
-            self.trainer.metrics_history,
-            generated,
-            self.validation,
-            len(self.trainer.generator.trainable_variables),
-            len(self.trainer.discriminator.trainable_variables),
-            fig=self.fig,
-            title=f"epoch {epoch}",
-        )
-        if self.output_dir is not None:
-            (self.output_dir / "plots").mkdir(parents=True, exist_ok=True)
-            self.fig.savefig(self.output_dir / "plots" / f"qgan_training_epoch_{epoch}.png", dpi=100)
-        if self.live:
-            self._show()
-
-    def _show(self) -> None:
-        import io
-
-        from IPython.display import display
-
-        buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png", dpi=72)
-        try:
-            import ipywidgets
-        except ImportError:  # pragma: no cover - ipywidgets is a dependency
-            if self.handle is None:
-                self.handle = display(self.fig, display_id=True)
-            else:
-                self.handle.update(self.fig)
-            return
-        if self.image is None:
-            self.image = ipywidgets.Image(value=buffer.getvalue(), format="png", layout={"max_width": "100%"})
-            self.image.add_class("qgan-dashboard")
-            display(self.image)
-        else:
-            self.image.value = buffer.getvalue()
-
-    def close(self) -> None:
-        if self.fig is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self.fig)
+        coverage (if ``centers``), gradient-manager summaries; saved to ``output_dir`` if given
+        (:func:`qgan_lab.evaluation.evaluate`)."""
+        return evaluation.evaluate(self, validation_data, centers, n_samples, output_dir)

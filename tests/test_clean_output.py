@@ -12,7 +12,7 @@ import pytest
 
 from qgan_lab.callbacks import ModeCollapseMonitor, guide_callbacks
 from qgan_lab.cli import build_parser, show_progress
-from qgan_lab.training import _Dashboard
+from qgan_lab.dashboard import Dashboard
 from qgan_lab.widgets import notebook_logging
 
 CENTERS = [[-2.0, -2.0], [2.0, 2.0]]
@@ -57,11 +57,11 @@ def test_dashboard_redraws_one_image_widget_in_place():
     trainer = SimpleNamespace(
         metrics_history=history,
         _plot_z=None,
-        _sample=lambda z: SimpleNamespace(numpy=lambda: rng.normal(size=(50, 2))),
+        steps=SimpleNamespace(sample=lambda z: SimpleNamespace(numpy=lambda: rng.normal(size=(50, 2)))),
         generator=SimpleNamespace(trainable_variables=[0] * 4),
         discriminator=SimpleNamespace(trainable_variables=[0] * 3),
     )
-    dashboard = _Dashboard(trainer, rng.normal(size=(50, 2)), live=True, output_dir=None)
+    dashboard = Dashboard(trainer, rng.normal(size=(50, 2)), live=True, output_dir=None)
     pngs = []
     for epoch in (1, 2):
         for key in history:

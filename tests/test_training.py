@@ -1,5 +1,6 @@
 """The trainer: input checks, fault handling, callbacks, checkpoint folder rules (kill loop: test_checkpoints)."""
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -80,8 +81,6 @@ def test_bad_data_and_latent_size_fail_before_training(trainer):
 
 
 def test_history_log_line_and_evaluation(trainer, tmp_path, caplog):
-    import logging
-
     with caplog.at_level(logging.INFO):
         history = trainer.train(
             create_bimodal_data_generator(8, seed=0),
@@ -222,21 +221,25 @@ def test_cutoff_penalty_adds_the_leaked_probability_to_the_generator_loss():
     z, real = tf.random.stateless_normal([4, 2], seed=[1, 2]), tf.zeros([4, 2])
     trace = g.forward(z)["trace"].numpy()
     assert trace.max() < 0.9
-    (a, _), (b, _) = plain._g_losses(z, real), penalised._g_losses(z, real)
+    (a, _), (b, _) = plain.steps.g_losses(z, real), penalised.steps.g_losses(z, real)
     np.testing.assert_allclose(b["cutoff_reg"], np.mean(1.0 - trace), rtol=1e-5)
     np.testing.assert_allclose(b["total_loss"] - a["total_loss"], 2.0 * np.mean(1.0 - trace), rtol=1e-4)
     with pytest.raises(ValueError, match="lambda_cutoff"):
         QuantumGANTrainer(g, d, lambda_cutoff=-1.0)
 
 
-def test_a_critic_free_loss_trains_the_born_generator_alone():
-    """MMD needs no critic: no critic update runs, the critic's weights stay put, the generator learns."""
+def test_a_critic_free_loss_trains_the_born_generator_alone(caplog):
+    """MMD needs no critic: no critic update runs, the critic's weights stay put, the generator
+    learns, and the epoch lines leave out the critic's (empty) fields."""
     g = PureQuantumGenerator(2, 2, 2, 1, 4, readout="sample", seed=0)
     d = PureQuantumDiscriminator(2, 2, 1, 4, seed=1)
     before = d.get_weights()
     trainer = QuantumGANTrainer(g, d, "mmd", seed=0, lambda_cutoff=1.0)
     g_before = g.get_weights()
-    history = trainer.train(make_data_generator("bimodal", 16, seed=0), 2, 3, 2, progress=False)
+    with caplog.at_level(logging.INFO, logger="qgan_lab"):
+        history = trainer.train(make_data_generator("bimodal", 16, seed=0), 2, 3, 2, progress=False)
+    epoch_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Epoch ")]
+    assert len(epoch_lines) == 2 and all("G_grads=" in e and "D_" not in e and "nan" not in e for e in epoch_lines)
     assert trainer.d_gradient_manager.get_summary()["total_steps"] == 0
     assert all(np.array_equal(v, d.get_weights()[k]) for k, v in before.items())
     assert any(not np.allclose(v, g.get_weights()[k]) for k, v in g_before.items())
