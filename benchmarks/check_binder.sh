@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Binder readiness without Docker: what repo2docker would do, in a fresh venv.
-#   bash benchmarks/check_binder.sh        (make binder-check; a full install, several minutes)
+#   bash benchmarks/check_binder.sh        (make binder-check, and tests/test_binder_files.py; a full install,
+#                                           about a minute from a warm pip cache)
 # 1. a fresh venv gets binder/environment.yml's pip pins (repo2docker's conda part gives python 3.11);
 # 2. binder/postBuild runs from a copy of the repository, as repo2docker runs it;
 # 3. binder/start exports the quiet-TensorFlow settings and execs its arguments;
@@ -60,4 +61,5 @@ assert json.load(settings)["schema"]["properties"]["fetchNews"]["default"] == "f
 print(f"badge urlpath {urlpath}: served; news prompt off")
 PY
 QGAN_LAB_FAST=1 binder/start jupyter nbconvert --to notebook --execute notebooks/00_welcome.ipynb --output-dir "$work/out" 2>&1 | tail -1
+rm -rf "$work"  # a full environment (about 2 GB); kept where a step failed
 echo "binder check passed"
