@@ -13,7 +13,7 @@ complete), until ``--kills`` kills are done and a last process finishes. Every
 after writing the last finished epoch. It passes when every process after a kill resumed (exit 0, or killed), and
 the final checkpoint (every variable: both models, both optimizers, the epoch, the random
 state), the history, the gradient managers' counters and the final samples equal the
-straight run's. ``tests/test_checkpoints.py`` runs a short version (3 kills) in ``make test``.
+straight run's. ``tests/test_checkpoints.py`` runs a short version (one SIGKILL, one SIGINT) in ``make test``.
 """
 
 from __future__ import annotations
