@@ -6,6 +6,7 @@ Used by the headless command (:mod:`qgan_lab.cli`) and ``06_training_loop``.
 from __future__ import annotations
 
 import copy
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .validation import BadValue, check_config_values
+
+logger = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 SECTIONS = {
@@ -122,6 +125,14 @@ def loss_kwargs(cfg: dict[str, Any]) -> dict[str, Any] | None:
     section, loss_type = cfg.get("loss") or {}, cfg["training"].get("loss_type", "wasserstein")
     if any(isinstance(value, dict) for value in section.values()):
         return dict(section.get(loss_type, {})) or None
+    if section and loss_type != "wasserstein":
+        logger.warning(
+            "the flat [loss] table (%s) belongs to the Wasserstein loss and is not used with loss_type = %r; "
+            "put this loss's arguments in a [loss.%s] table",
+            ", ".join(sorted(section)),
+            loss_type,
+            loss_type,
+        )
     return dict(section) if loss_type == "wasserstein" and section else None
 
 

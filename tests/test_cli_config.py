@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qgan_lab.config import load_config, presets, validate_config, with_overrides
+from qgan_lab.config import load_config, loss_kwargs, presets, validate_config, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,3 +68,14 @@ def test_cli_reports_bad_config_clearly():
         [sys.executable, "-m", "qgan_lab", "train", "--config", "nope"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 2 and "unknown preset 'nope'" in result.stderr
+
+
+def test_loss_arguments_per_loss_type_and_a_flat_table_that_would_be_ignored_is_named(caplog):
+    bimodal = load_config("bimodal")  # a flat [loss] table: the Wasserstein loss's
+    assert loss_kwargs(bimodal)["lambda_gp"] == 10.0 and not caplog.records
+    mmd = with_overrides(bimodal, loss_type="mmd")
+    assert loss_kwargs(mmd) is None
+    assert "[loss.mmd]" in caplog.text and "lambda_gp" in caplog.text
+    caplog.clear()
+    assert loss_kwargs(load_config("bimodal_mmd"))["bandwidth_factors"] == [0.125, 0.25, 0.5, 1.0, 2.0]
+    assert not caplog.records
