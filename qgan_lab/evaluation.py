@@ -21,6 +21,14 @@ from .metrics import evaluate_samples
 from .validation import BadValue, check_int, check_output_dir
 
 
+def check_validation_data(validation_data: Any, expected_dim: int) -> None:
+    """``ValueError`` naming ``validation_data`` unless it is a finite ``[n, expected_dim]`` array."""
+    try:
+        check_batch_source(lambda: validation_data, expected_dim)
+    except ValueError as exc:
+        raise BadValue("validation_data", str(exc).replace("data_generator returns", "has")) from exc
+
+
 def evaluate(
     trainer: Any,
     validation_data: Any,
@@ -31,10 +39,7 @@ def evaluate(
     """Final evaluation on ``n_samples`` fresh samples: W1 per feature, statistics, mode
     coverage (if ``centers``), gradient-manager summaries; saved to ``output_dir`` if given."""
     n_samples = check_int("n_samples", n_samples)
-    try:
-        check_batch_source(lambda: validation_data, trainer.generator.output_dim)
-    except ValueError as exc:
-        raise BadValue("validation_data", str(exc).replace("data_generator returns", "has")) from exc
+    check_validation_data(validation_data, trainer.generator.output_dim)
     if output_dir is not None:
         output_dir = check_output_dir(output_dir)
     z = tf.random.stateless_normal([n_samples, trainer.latent_dim], seed=[trainer.seed, 99])

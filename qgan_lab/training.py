@@ -337,10 +337,7 @@ class QuantumGANTrainer:
             raise BadType("data_generator", "must be a callable returning [batch, features] batches")
         batch = check_batch_source(data_generator, self.discriminator.input_dim)
         if validation_data is not None:
-            try:
-                check_batch_source(lambda: validation_data, self.discriminator.input_dim)
-            except ValueError as exc:
-                raise BadValue("validation_data", str(exc).replace("data_generator returns", "has")) from exc
+            evaluation.check_validation_data(validation_data, self.discriminator.input_dim)
         return batch
 
     def verify_gradient_flow(self, real_batch: Any) -> dict[str, list[dict[str, Any]]]:
@@ -513,19 +510,18 @@ class QuantumGANTrainer:
 
         A loss without a critic (MMD) trains no critic: its line leaves the critic's fields out.
         """
-        g_vars, d_vars = len(self.generator.trainable_variables), len(self.discriminator.trainable_variables)
-        if self.loss_fn.needs_critic:
-            line = (
-                f"Epoch {epoch}: G_loss={logs['g_loss']:.4f}, D_loss={logs['d_loss']:.4f}, "
-                f"G_grads={logs['g_gradients']:.0f}/{g_vars}, D_grads={logs['d_gradients']:.0f}/{d_vars}, "
-                f"W={logs['w_distance']:.4f}, min_trace={logs['min_trace']:.4f}, "
-                f"critic_min_trace={logs.get('critic_min_trace', float('nan')):.4f}, {logs['epoch_time']:.1f}s"
-            )
-        else:
-            line = (
-                f"Epoch {epoch}: G_loss={logs['g_loss']:.4f}, G_grads={logs['g_gradients']:.0f}/{g_vars}, "
-                f"min_trace={logs['min_trace']:.4f}, {logs['epoch_time']:.1f}s"
-            )
+        critic = self.loss_fn.needs_critic
+        fields = [
+            ("G_loss", f"{logs['g_loss']:.4f}", False),
+            ("D_loss", f"{logs['d_loss']:.4f}", True),
+            ("G_grads", f"{logs['g_gradients']:.0f}/{len(self.generator.trainable_variables)}", False),
+            ("D_grads", f"{logs['d_gradients']:.0f}/{len(self.discriminator.trainable_variables)}", True),
+            ("W", f"{logs['w_distance']:.4f}", True),
+            ("min_trace", f"{logs['min_trace']:.4f}", False),
+            ("critic_min_trace", f"{logs.get('critic_min_trace', float('nan')):.4f}", True),
+        ]
+        shown = ", ".join(f"{name}={text}" for name, text, critic_only in fields if critic or not critic_only)
+        line = f"Epoch {epoch}: {shown}, {logs['epoch_time']:.1f}s"
         if "val_w1" in logs:
             line += f", val_W1={logs['val_w1']:.4f}"
         return line
