@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -26,6 +27,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import tensorflow as tf  # noqa: E402
 
 import qgan_lab  # noqa: E402, F401
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peak.py
+from peak import peak_rss_mib  # noqa: E402
+
 from qgan_lab.config import build, load_config, loss_kwargs, with_overrides  # noqa: E402
 from qgan_lab.training import QuantumGANTrainer  # noqa: E402
 
@@ -91,7 +96,7 @@ def main() -> None:
         w1 = ", ".join(f"{w:.3f}" for w in r["wasserstein_per_feature"])
         modes = "/".join(f"{100 * c:.0f}%" for c in r["mode_coverage"])
         print(f"{seed:4d}  {w1:<16} {modes:<12} {r['wall_s']:5.0f} s", flush=True)
-    print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak memory {peak_rss_mib():.0f} MiB")
 
 
 if __name__ == "__main__":

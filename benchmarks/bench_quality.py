@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peak.py
+from peak import peak_rss_mib  # noqa: E402
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -51,7 +53,7 @@ def run_one(preset: str, seed: int, target: str | None, epochs: int | None) -> d
     fresh = get_target(cfg["data"]["target"]).sample(1000, np.random.default_rng(10_000 + seed))
     report["noise_floor_w1"] = wasserstein_per_feature(validation_set(cfg["data"]["target"]), fresh).tolist()
     report["wall_s"] = time.perf_counter() - started
-    report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report["peak_rss_mib"] = peak_rss_mib()
     report["preset"], report["seed"], report["target"] = preset, seed, cfg["data"]["target"]
     return report
 

@@ -20,10 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peak.py
+from peak import peak_rss_mib  # noqa: E402
 
 
 def run_one(n_modes: int, cutoff: int, batch: int, repeats: int) -> dict:
@@ -63,7 +66,7 @@ def run_one(n_modes: int, cutoff: int, batch: int, repeats: int) -> dict:
         step(z)[0].numpy()
         times.append(time.perf_counter() - began)
     row["ms"] = 1e3 * float(np.median(times))
-    row["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row["peak_mib"] = peak_rss_mib()
     return row
 
 

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import qgan_lab  # noqa: E402,F401
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peak.py
+from peak import peak_rss_mib  # noqa: E402
+
 from qgan_lab.config import build, load_config, with_overrides  # noqa: E402
 
 
@@ -56,7 +61,7 @@ def main() -> None:
         report = trainer.evaluate(validation, centers)
     compile_and_first = trainer.metrics_history["epoch_time"][0]
     per_step = sum(trainer.metrics_history["epoch_time"][1:]) / max(1, (epochs - 1) * steps)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_rss_mib()
     print(
         f"schedule: {epochs} epochs x {steps} steps, n_critic {trainer.n_critic}, batch {cfg['data']['batch_size']}, "
         f"loss {trainer.loss_type}"

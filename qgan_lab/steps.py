@@ -55,6 +55,7 @@ class TrainingSteps:
         self.lambda_cutoff, self.trace_floor = lambda_cutoff, trace_floor
         # models built with jit_compile=False (or on Strawberry Fields) train eagerly: no compile wait
         compiled = all(m.engine.compilable and getattr(m, "_jit", True) for m in (generator, discriminator))
+        self.compiled = compiled
         wrap = compile_xla if compiled else (lambda f: f)
         self.d_step = wrap(self._d_step_impl)
         self.d_loss_only = wrap(lambda real, fake, alpha: self.d_losses(real, fake, alpha)["total_loss"])
@@ -136,4 +137,10 @@ class TrainingSteps:
         """
         base, upstream = self._sample_loss_vjp(self.sample(z) if samples is None else samples, real)
         regs, grads, trace = self._generator_vjp(z, upstream, real)
+        return combine_losses(base, regs), grads, trace
+
+    def g_step_eager(self, z: tf.Tensor, real: tf.Tensor):
+        """:meth:`g_step` without compiling (for a one-off check)."""
+        base, upstream = self._sample_loss_vjp_impl(self.generator._forward_impl(z)["output"], real)
+        regs, grads, trace = self._generator_vjp_impl(z, upstream, real)
         return combine_losses(base, regs), grads, trace

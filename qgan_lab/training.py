@@ -2,10 +2,15 @@
 
 Each *step* is ``n_critic`` critic updates then one generator update. The losses and their
 gradients come from the compiled pieces of :class:`~qgan_lab.steps.TrainingSteps`
-(``tf.function(jit_compile=True)`` on the compiled engine); the gradient managers then check
-every gradient in Python (and, if one is ``None`` or non-finite, replace it by finite
-differences of the same compiled loss), clip, and apply. A non-finite loss skips the step
-(counted in ``skipped_steps``).
+(``tf.function(jit_compile=True)`` on the compiled engine). By default the whole step runs as
+:class:`~qgan_lab.fused.FusedStep`: every gradient checked, clipped and applied by compiled
+code, tensors only until the step ends. An update with a ``None`` or non-finite gradient or
+loss is not applied there and is redone on the *per-update path* (the guide's
+:meth:`~QuantumGANTrainer.train_discriminator_step` and
+:meth:`~QuantumGANTrainer.train_generator_step`): the gradient managers check every gradient in
+Python and, if one is ``None`` or non-finite, replace it by finite differences of the same
+compiled loss, then clip and apply. A non-finite loss skips the update (counted in
+``skipped_steps``).
 
 Runs are reproducible: latent vectors and interpolation weights come from the trainer's own
 ``tf.random.Generator`` (seeded), the data generators of :mod:`qgan_lab.data` carry their own
@@ -35,6 +40,7 @@ from .callbacks import CutoffMonitor, QuantumGANCallback
 from .cutoff import TRACE_THRESHOLD, parameter_bounds
 from .dashboard import Dashboard, progress_bar
 from .data import check_batch_source
+from .fused import FusedStep, run_fused_step
 from .gradients import QuantumGradientManager, count_valid, gradient_flow_report
 from .metrics import wasserstein_per_feature
 from .models import check_batch
@@ -106,6 +112,10 @@ class QuantumGANTrainer:
         trace_threshold: a step whose smallest state trace (generator or critic) is below
             this is flagged (``low_trace``) and a :class:`~qgan_lab.callbacks.CutoffMonitor`
             with this threshold is added unless one is passed in ``callbacks``.
+        fused_step: run each training step as one compiled call (:class:`~qgan_lab.fused.
+            FusedStep`; on the compiled engine), else update by update from Python (the
+            guide's :meth:`train_discriminator_step` and :meth:`train_generator_step`). Both
+            give the same weights to float32 rounding.
 
     Unless ``loss_kwargs`` sets ``param_bound``, the physics regulariser's bounds come from
     the generator's cutoff (:func:`qgan_lab.cutoff.parameter_bounds`).
@@ -130,6 +140,7 @@ class QuantumGANTrainer:
         lambda_cutoff: float = 0.0,
         trace_floor: float = 0.95,
         trace_threshold: float = TRACE_THRESHOLD,
+        fused_step: bool = True,
     ):
         models = (("generator", generator, "latent_dim"), ("discriminator", discriminator, "input_dim"))
         for name, model, attr in models:
@@ -191,6 +202,10 @@ class QuantumGANTrainer:
             rng=self.rng,
         )
         self.steps = TrainingSteps(generator, discriminator, self.loss_fn, self.lambda_cutoff, self.trace_floor)
+        n_updates = self.n_critic if self.loss_fn.needs_critic else 0
+        self.fused = None  # the per-update path, for eager models or on request
+        if fused_step and self.steps.compiled:
+            self.fused = FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_updates, max_gradient_norm)
         self._apply_fns = {
             "d": tf.function(
                 lambda grads: self.d_optimizer.apply(grads, discriminator.trainable_variables), jit_compile=True
@@ -208,8 +223,7 @@ class QuantumGANTrainer:
         metrics: dict[str, Any] = {k: float(v) for k, v in losses.items()}
         metrics["gradient_count"] = count_valid(grads)
         metrics["min_trace"] = float(trace)
-        smallest = min(metrics["min_trace"], metrics.get("critic_min_trace", 1.0))
-        metrics["low_trace"] = bool(smallest < self.trace_threshold)  # a state left the cutoff
+        metrics["low_trace"] = self._low(trace, metrics)
         if not np.isfinite(metrics["total_loss"]):
             logger.warning("%s loss is not finite (%s); step skipped", side.upper(), metrics["total_loss"])
             manager.skipped_steps += 1
@@ -278,7 +292,6 @@ class QuantumGANTrainer:
         records["critic_min_trace"] = []
         skipped = 0
         n_critic = self.n_critic if self.loss_fn.needs_critic else 0
-        d = {"total_loss": float("nan")}
         for _ in range(steps_per_epoch):
             real = np.asarray(data_generator(), dtype=np.float32)
             if real.ndim != 2 or real.shape[0] < 1 or real.shape[1] != self.discriminator.input_dim:
@@ -292,13 +305,14 @@ class QuantumGANTrainer:
                 skipped += 1
                 continue
             batch = real.shape[0]
-            # the generator does not change during the critic updates: one generator pass makes
-            # the fakes of all of them, and the samples its own update starts from
             zs = self.rng.normal([(n_critic + 1) * batch, latent_dim])
-            fakes, trace = self.steps.sample_with_trace(zs)
             real = tf.constant(real)
-            for k in range(n_critic):
-                d = self._critic_update(real, fakes[k * batch : (k + 1) * batch], trace)
+            if self.fused is not None and self.fused.usable:
+                alphas = [self.rng.uniform([batch, 1]) for _ in range(n_critic)]
+                critic_updates, g = run_fused_step(self, real, zs, alphas)
+            else:
+                critic_updates, g = self._step_per_update(real, zs, n_critic)
+            for d in critic_updates:
                 skipped += d["skipped"]
                 if not d["skipped"]:
                     for key in ("d_loss", "w_distance", "gradient_penalty"):
@@ -307,8 +321,6 @@ class QuantumGANTrainer:
                 records["d_gradients"].append(d["gradient_count"])
                 records["min_trace"].append(d["min_trace"])
                 records["critic_min_trace"].append(d["critic_min_trace"])
-            last = slice(n_critic * batch, None)
-            g = self.train_generator_step(zs[last], real, fakes[last])
             skipped += g["skipped"]
             if not g["skipped"]:
                 records["g_loss"].append(g["total_loss"])
@@ -317,12 +329,27 @@ class QuantumGANTrainer:
             records["min_trace"].append(g["min_trace"])
             if progress is not None:
                 progress.update(1)
-                progress.set_postfix(g=f"{g['total_loss']:.3f}", d=f"{d['total_loss']:.3f}", refresh=False)
+                d_loss = critic_updates[-1]["total_loss"] if critic_updates else float("nan")
+                progress.set_postfix(g=f"{g['total_loss']:.3f}", d=f"{d_loss:.3f}", refresh=False)
         summary = {k: float(np.mean(v)) if v else float("nan") for k, v in records.items()}
         for key in ("min_trace", "critic_min_trace"):
             summary[key] = float(np.min(records[key])) if records[key] else float("nan")
         summary["skipped_steps"] = float(skipped)
         return summary
+
+    def _step_per_update(self, real: tf.Tensor, zs: tf.Tensor, n_critic: int):
+        """One step on the per-update path: each update checked and applied from Python."""
+        batch = real.shape[0]
+        # the generator does not change during the critic updates: one generator pass makes
+        # the fakes of all of them, and the samples its own update starts from
+        fakes, trace = self.steps.sample_with_trace(zs)
+        critic_updates = [self._critic_update(real, fakes[k * batch : (k + 1) * batch], trace) for k in range(n_critic)]
+        last = slice(n_critic * batch, None)
+        return critic_updates, self.train_generator_step(zs[last], real, fakes[last])
+
+    def _low(self, trace: Any, metrics: dict[str, Any]) -> bool:
+        """Did a state of this update (generator's or critic's) leave the cutoff?"""
+        return bool(min(float(trace), metrics.get("critic_min_trace", 1.0)) < self.trace_threshold)
 
     # ------------------------------------------------------------------ checks
     def _check_inputs(self, data_generator, latent_dim, validation_data) -> np.ndarray:
@@ -345,11 +372,13 @@ class QuantumGANTrainer:
         needs no critic); ``RuntimeError`` if a side has none."""
         real = tf.convert_to_tensor(real_batch, tf.float32)
         z = tf.random.stateless_normal([real.shape[0], self.latent_dim], seed=[self.seed, 1])
-        _, g_grads, _ = self.steps.g_step(z, real)
+        # eagerly: compiling these pieces only for this check would double the compile wait
+        _, g_grads, _ = self.steps.g_step_eager(z, real)
         report = {"generator": gradient_flow_report(g_grads, self.generator.trainable_variables)}
         if self.loss_fn.needs_critic:
             alpha = tf.random.stateless_uniform([real.shape[0], 1], seed=[self.seed, 2])
-            _, d_grads = self.steps.d_step(real, self.steps.sample(z), alpha)
+            samples = self.steps.generator._forward_impl(z)["output"]
+            _, d_grads = self.steps._d_step_impl(real, samples, alpha)
             report["discriminator"] = gradient_flow_report(d_grads, self.discriminator.trainable_variables)
         for side, rows in report.items():
             dead = [r["name"] for r in rows if r["status"] in ("None", "nan")]

@@ -1,0 +1,188 @@
+"""qgan_lab.fused: the whole training step in one call gives the per-update path's results,
+and a bad update inside it is redone on the per-update path (finite differences or a skip)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
+from qgan_lab.data import create_bimodal_data_generator
+from qgan_lab.fused import FusedStep, all_finite, clip_by_norm
+from qgan_lab.gradients import QuantumGradientManager
+from qgan_lab.training import QuantumGANTrainer
+
+
+def _trainer(fused: bool, loss_type: str = "wasserstein", **kwargs) -> QuantumGANTrainer:
+    generator = PureQuantumGenerator(2, 2, n_modes=2, layers=1, cutoff_dim=4, seed=0)
+    discriminator = PureQuantumDiscriminator(2, n_modes=2, layers=1, cutoff_dim=4, seed=1)
+    kwargs.setdefault("n_critic", 2)
+    return QuantumGANTrainer(generator, discriminator, loss_type, seed=0, fused_step=fused, **kwargs)
+
+
+def _weights(trainer) -> np.ndarray:
+    models = (trainer.generator, trainer.discriminator, trainer.g_optimizer, trainer.d_optimizer)
+    variables = [v for m in models for v in (m.trainable_variables if hasattr(m, "_forward_impl") else m.variables)]
+    return np.concatenate([np.ravel(v.numpy()) for v in variables])
+
+
+def _data(bad_steps=None):
+    """The bimodal target; ``bad_steps`` maps a (0-based) step to the sentinel its batch carries."""
+    source = create_bimodal_data_generator(8, seed=0)
+    calls = {"n": 0}
+
+    def data():
+        batch = np.array(source(), np.float32)
+        if calls["n"] in (bad_steps or {}):
+            batch[0, 0] = bad_steps[calls["n"]]
+        calls["n"] += 1
+        return batch
+
+    return data
+
+
+def _run(trainer, data, steps):
+    logs = trainer.train_epoch(data, steps, trainer.latent_dim, 1)
+    return logs, _weights(trainer), trainer.g_gradient_manager.get_summary(), trainer.d_gradient_manager.get_summary()
+
+
+def _both_paths(trainer, steps=4, bad_steps=None):
+    """Run the per-update path, rewind the trainer (weights, optimizers, random state, counters),
+    run the fused step: the same compiled pieces serve both, so only one compilation."""
+    models = (trainer.generator, trainer.discriminator, trainer.g_optimizer, trainer.d_optimizer)
+    variables = [v for m in models for v in m.variables]
+    start = [v.numpy() for v in variables]
+    fused, trainer.fused = trainer.fused, None
+    plain = _run(trainer, _data(bad_steps), steps)
+    for var, value in zip(variables, start):
+        var.assign(value)
+    trainer.rng.reset_from_seed(trainer.seed)
+    norm = trainer.g_gradient_manager.max_gradient_norm
+    trainer.g_gradient_manager = QuantumGradientManager(max_gradient_norm=norm)
+    trainer.d_gradient_manager = QuantumGradientManager(max_gradient_norm=norm)
+    trainer.fused = fused
+    return _run(trainer, _data(bad_steps), steps), plain
+
+
+def _same(fused_run, plain_run):
+    (logs_f, w_f, g_f, d_f), (logs_p, w_p, g_p, d_p) = fused_run, plain_run
+    assert np.max(np.abs(w_f - w_p)) <= 1e-5 * max(1.0, np.max(np.abs(w_p)))
+    assert g_f == g_p and d_f == d_p
+    assert logs_f.keys() == logs_p.keys()
+    for key in logs_f:
+        np.testing.assert_allclose(logs_f[key], logs_p[key], rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "loss_type, kwargs",
+    [
+        ("wasserstein", {"lr_decay": 0.5, "lambda_cutoff": 1.0}),
+        ("wasserstein", {"max_gradient_norm": 0.01}),  # every update clipped
+        ("mmd", {}),
+    ],
+    ids=["wgan-gp", "clipped", "mmd"],
+)
+def test_fused_step_gives_the_per_update_weights_metrics_and_counters(loss_type, kwargs):
+    trainer = _trainer(True, loss_type, **kwargs)
+    assert trainer.fused is not None and _trainer(False).fused is None
+    trainer.set_learning_rates(2, 3)
+    runs = _both_paths(trainer)
+    _same(*runs)
+    if "max_gradient_norm" in kwargs:
+        assert runs[0][2]["clipped_steps"] == runs[0][2]["total_steps"] > 0
+
+
+#: sentinel (first entry of a real batch) -> (side that fails, how), the three ways of
+#: qgan_lab.troubleshooting that give NaN gradients in the graph, and a non-finite loss
+FAILURES = {
+    1001.0: ("d", "sqrt_at_zero"),  # sqrt(p q) with q = 0: infinite d sqrt(u)/du times 0
+    1002.0: ("g", "masked_division"),  # the cutoff-overflow case: finite loss, 0/0 in the gradient
+    1003.0: ("d", "nan_loss"),  # a loss that is itself not finite: the update is skipped
+    1004.0: ("g", "nan_loss"),
+}
+
+
+def _failure(real, var, side):
+    """0 with a fine gradient, unless the batch carries one of this side's sentinels."""
+    param = tf.reduce_sum(var)
+    bad = {
+        "sqrt_at_zero": lambda: tf.sqrt(tf.square(param) * tf.zeros([])),
+        "masked_division": lambda: tf.where(tf.constant(True), 0.0, param / tf.constant(0.0)),
+        "nan_loss": lambda: param * float("nan"),
+    }
+    out = 0.0 * param
+    for sentinel, (where, kind) in FAILURES.items():
+        if where == side:
+            out = tf.cond(tf.equal(real[0, 0], sentinel), bad[kind], lambda out=out: out)
+    return out
+
+
+def _inject(trainer):
+    base = trainer.loss_fn
+    critic_var, generator_var = (m.trainable_variables[0] for m in (trainer.discriminator, trainer.generator))
+
+    class Failing(type(base)):
+        def critic_objective(self, real_output, fake_output, real, fake, critic, alpha=None):
+            losses = base.critic_objective(real_output, fake_output, real, fake, critic, alpha)
+            return {**losses, "total_loss": losses["total_loss"] + _failure(real, critic_var, "d")}
+
+        def regularizers(self, measurements, real, params):
+            regs = base.regularizers(measurements, real, params)
+            return {**regs, "total_loss": regs["total_loss"] + _failure(real, generator_var, "g")}
+
+    failing = Failing.__new__(Failing)
+    failing.__dict__.update(base.__dict__)
+    trainer.loss_fn = trainer.steps.loss_fn = failing
+
+
+def test_a_bad_update_is_not_applied_in_the_graph_and_is_redone_on_the_per_update_path():
+    trainer = _trainer(True)
+    _inject(trainer)
+    calls = {"_critic_update": 0, "train_generator_step": 0}
+    for name in calls:
+        original = getattr(trainer, name)
+
+        def counted(*args, name=name, original=original, **kw):
+            calls[name] += 1
+            return original(*args, **kw)
+
+        setattr(trainer, name, counted)
+    bad_steps = {1: 1001.0, 3: 1002.0, 5: 1003.0, 7: 1004.0}
+    runs = _both_paths(trainer, steps=8, bad_steps=bad_steps)
+    _same(*runs)
+    g, d = runs[0][2], runs[0][3]
+    assert d["nan_steps"] == d["backup_steps"] == 2 and d["skipped_steps"] == 2  # steps 1 and 5
+    assert g["nan_steps"] == g["backup_steps"] == 1 and g["skipped_steps"] == 1  # steps 3 and 7
+    # the per-update run makes every update in Python (8 steps x (2 + 1)); the fused run only
+    # from the failing step's first bad update on: steps 1 and 5 all three, steps 3 and 7 one
+    assert calls == {"_critic_update": 16 + 4, "train_generator_step": 8 + 4}
+
+
+def test_a_variable_without_gradient_falls_back_to_the_per_update_path_for_good():
+    """The dropped-gate case: a variable the loss never sees has a None gradient."""
+    trainer = _trainer(True)
+    unused = trainer.generator.unused = tf.Variable([0.5], name="unused")  # joins trainable_variables
+    regularizers = trainer.loss_fn.regularizers  # which would see it: leave it out there
+
+    def without_unused(measurements, real, params):
+        return regularizers(measurements, real, [p for p in params if p is not unused])
+
+    trainer.loss_fn.regularizers = without_unused
+    trainer.g_optimizer = tf.keras.optimizers.Adam(1e-3, beta_1=0.5)
+    trainer.g_optimizer.build(trainer.generator.trainable_variables)
+    trainer.fused = FusedStep(trainer.steps, trainer.d_optimizer, trainer.g_optimizer, 2, 5.0)
+    runs = _both_paths(trainer)
+    assert not trainer.fused.usable
+    _same(*runs)
+    assert runs[0][2]["backup_steps"] == runs[0][2]["total_steps"] > 0
+
+
+def test_clipping_and_finiteness_checks():
+    grads = [tf.constant([3.0, 4.0]), tf.constant([0.1])]
+    clipped, any_clipped, norm = clip_by_norm(grads, 1.0)
+    np.testing.assert_allclose(clipped[0].numpy(), [0.6, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(clipped[1].numpy(), [0.1])
+    assert bool(any_clipped) and abs(float(norm) - np.sqrt(1.01)) < 1e-6
+    assert not bool(clip_by_norm([tf.constant([0.0])], 1.0)[1])
+    assert bool(all_finite(tf.constant(1.0), grads))
+    assert not bool(all_finite(tf.constant(np.inf), grads))
+    assert not bool(all_finite(tf.constant(1.0), [tf.constant([np.nan])]))
