@@ -9,7 +9,7 @@ export QGAN_LAB_FAST ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
-.PHONY: install lab test unit notebooks lint format demo bench bench-train browser notebooks-full binder-check clean
+.PHONY: install lab test unit notebooks lint format demo bench bench-train bench-targets browser notebooks-full binder-check clean
 
 # Install once (again when the package metadata or the pins change). The pins of
 # binder/environment.yml are the lock, so what passes here is what Binder runs.
@@ -63,6 +63,10 @@ bench: install
 
 bench-train: install
 	$(PY) benchmarks/bench_training.py
+
+# issue 9's speed targets against Strawberry Fields, in one run (about 10 minutes)
+bench-targets: install
+	$(PY) benchmarks/bench_targets.py
 
 # every notebook at full size (QGAN_LAB_FAST=0) on one CPU core, as Binder gives: a table of wall times
 notebooks-full: install
