@@ -1,5 +1,6 @@
-"""The whole training step without Python in the loop: ``n_critic`` critic updates and the
-generator update, checked, clipped and applied by compiled code.
+"""The whole training step with every update checked, clipped and applied by compiled code:
+``n_critic`` critic updates and the generator update, no loss or gradient copied to Python
+between them.
 
 The per-update path of :class:`~qgan_lab.training.QuantumGANTrainer` (the guide's
 ``train_discriminator_step`` / ``train_generator_step``) brings every loss and gradient to
@@ -20,7 +21,11 @@ after it: the step reports how many updates it applied (``done``), and the train
 rest on the per-update path, where the gradient manager replaces bad gradients by finite
 differences or skips a non-finite loss, exactly as without fusion (rare by construction;
 ``tests/test_fused.py`` forces each case). Same random numbers, same order of updates, same
-compiled arithmetic: the weights match the per-update path (tested; bit for bit in practice).
+compiled losses and gradients: the weights match the per-update path to float32 rounding
+(tested; the clipping factor is computed in float32 here, in float64 there). The step is
+still a short Python loop over compiled calls (``2 n_critic + 3``); what it saves is the copy
+of every loss and gradient to numpy, the numpy checks and the separate optimizer calls. The
+gradient manager's ``last_report`` (a per-variable table) is filled on the per-update path only.
 
 Why a chain of compiled calls and not one XLA program (all measured on the guide's
 configuration, 2 cores, ``benchmarks/bench_training.py``): one ``tf.function(jit_compile=True)``
@@ -68,7 +73,10 @@ class FusedStep:
         max_gradient_norm: per-variable clipping norm.
 
     ``usable`` is False when a model has a variable with no gradient at all (``None``: the
-    per-update path reports it); the trainer then keeps the per-update path.
+    per-update path reports it); the trainer then keeps the per-update path. ``redone`` counts
+    the updates the trainer had to redo on the per-update path. The step is bound to the
+    optimizers and ``n_critic`` it was built with (:meth:`matches` says whether a trainer still
+    has them; the trainer rebuilds it otherwise).
     """
 
     def __init__(
@@ -76,13 +84,21 @@ class FusedStep:
     ):
         self.steps, self.n_critic = steps, n_critic
         self.max_gradient_norm = float(max_gradient_norm)
+        self.optimizers = (d_optimizer, g_optimizer)
         self.usable = True
+        self.redone = 0
         models = {"d": steps.discriminator, "g": steps.generator}
         optimizers = {"d": d_optimizer, "g": g_optimizer}
         self._update = {
             side: compile_xla(self._make_update(models[side].trainable_variables, optimizers[side]))
             for side in ("d", "g")
         }
+
+    def matches(self, trainer: Any) -> bool:
+        """Does ``trainer`` still have this step's optimizers, critic count and clipping norm?"""
+        n_critic = trainer.n_critic if trainer.loss_fn.needs_critic else 0
+        same = self.optimizers == (trainer.d_optimizer, trainer.g_optimizer) and n_critic == self.n_critic
+        return same and self.max_gradient_norm == trainer.g_gradient_manager.max_gradient_norm
 
     def _make_update(self, variables: list[tf.Variable], optimizer: Any):
         def update(ok, loss, grads):
@@ -142,8 +158,11 @@ def run_fused_step(trainer: Any, real: tf.Tensor, zs: tf.Tensor, alphas: list[tf
     """One step of ``trainer`` by its :class:`FusedStep`, as the trainer's metrics (one dict per
     critic update, one for the generator's). The updates the fused step did not apply (a bad
     loss or gradient) are redone on the trainer's per-update path."""
+    if len(alphas) != trainer.fused.n_critic:
+        raise ValueError(f"alphas: one per critic update ({trainer.fused.n_critic}), got {len(alphas)}")
     out = trainer.fused(real, zs, alphas)
     batch, n_critic, done = real.shape[0], len(alphas), out["done"]
+    trainer.fused.redone += n_critic + 1 - done
     fakes, trace = out["fakes"], out["trace"]
     critic_updates = []
     for k in range(n_critic):

@@ -112,10 +112,11 @@ class QuantumGANTrainer:
         trace_threshold: a step whose smallest state trace (generator or critic) is below
             this is flagged (``low_trace``) and a :class:`~qgan_lab.callbacks.CutoffMonitor`
             with this threshold is added unless one is passed in ``callbacks``.
-        fused_step: run each training step as one compiled call (:class:`~qgan_lab.fused.
-            FusedStep`; on the compiled engine), else update by update from Python (the
-            guide's :meth:`train_discriminator_step` and :meth:`train_generator_step`). Both
-            give the same weights to float32 rounding.
+        fused_step: run each training step as a :class:`~qgan_lab.fused.FusedStep` (on the
+            compiled engine: every update checked, clipped and applied by compiled code, no
+            loss or gradient copied to Python between updates), else update by update from
+            Python (the guide's :meth:`train_discriminator_step` and
+            :meth:`train_generator_step`). Both give the same weights to float32 rounding.
 
     Unless ``loss_kwargs`` sets ``param_bound``, the physics regulariser's bounds come from
     the generator's cutoff (:func:`qgan_lab.cutoff.parameter_bounds`).
@@ -205,7 +206,7 @@ class QuantumGANTrainer:
         n_updates = self.n_critic if self.loss_fn.needs_critic else 0
         self.fused = None  # the per-update path, for eager models or on request
         if fused_step and self.steps.compiled:
-            self.fused = FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_updates, max_gradient_norm)
+            self.fused = FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_updates, self._clip_norm())
         self._apply_fns = {
             "d": tf.function(
                 lambda grads: self.d_optimizer.apply(grads, discriminator.trainable_variables), jit_compile=True
@@ -307,6 +308,8 @@ class QuantumGANTrainer:
             batch = real.shape[0]
             zs = self.rng.normal([(n_critic + 1) * batch, latent_dim])
             real = tf.constant(real)
+            if self.fused is not None and not self.fused.matches(self):  # optimizers or n_critic changed
+                self.fused = FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_critic, self._clip_norm())
             if self.fused is not None and self.fused.usable:
                 alphas = [self.rng.uniform([batch, 1]) for _ in range(n_critic)]
                 critic_updates, g = run_fused_step(self, real, zs, alphas)
@@ -346,6 +349,9 @@ class QuantumGANTrainer:
         critic_updates = [self._critic_update(real, fakes[k * batch : (k + 1) * batch], trace) for k in range(n_critic)]
         last = slice(n_critic * batch, None)
         return critic_updates, self.train_generator_step(zs[last], real, fakes[last])
+
+    def _clip_norm(self) -> float:
+        return self.g_gradient_manager.max_gradient_norm
 
     def _low(self, trace: Any, metrics: dict[str, Any]) -> bool:
         """Did a state of this update (generator's or critic's) leave the cutoff?"""

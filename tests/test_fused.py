@@ -78,8 +78,9 @@ def _same(fused_run, plain_run):
         ("wasserstein", {"lr_decay": 0.5, "lambda_cutoff": 1.0}),
         ("wasserstein", {"max_gradient_norm": 0.01}),  # every update clipped
         ("mmd", {}),
+        ("measurement", {}),  # BCE critic; the generator's loss reads the real batch
     ],
-    ids=["wgan-gp", "clipped", "mmd"],
+    ids=["wgan-gp", "clipped", "mmd", "measurement"],
 )
 def test_fused_step_gives_the_per_update_weights_metrics_and_counters(loss_type, kwargs):
     trainer = _trainer(True, loss_type, **kwargs)
@@ -87,22 +88,24 @@ def test_fused_step_gives_the_per_update_weights_metrics_and_counters(loss_type,
     trainer.set_learning_rates(2, 3)
     runs = _both_paths(trainer)
     _same(*runs)
+    assert trainer.fused.usable and trainer.fused.redone == 0  # every update ran fused
     if "max_gradient_norm" in kwargs:
         assert runs[0][2]["clipped_steps"] == runs[0][2]["total_steps"] > 0
 
 
-#: sentinel (first entry of a real batch) -> (side that fails, how), the three ways of
-#: qgan_lab.troubleshooting that give NaN gradients in the graph, and a non-finite loss
+#: where each injected failure strikes: the three ways of qgan_lab.troubleshooting that give NaN
+#: gradients in the graph, at one update (counted by that side's optimizer), and a non-finite
+#: loss, on the step whose real batch carries a sentinel (a skipped update does not count)
 FAILURES = {
-    1001.0: ("d", "sqrt_at_zero"),  # sqrt(p q) with q = 0: infinite d sqrt(u)/du times 0
-    1002.0: ("g", "masked_division"),  # the cutoff-overflow case: finite loss, 0/0 in the gradient
-    1003.0: ("d", "nan_loss"),  # a loss that is itself not finite: the update is skipped
-    1004.0: ("g", "nan_loss"),
+    ("d", "sqrt_at_zero"): ("update", 4),  # sqrt(p q) with q = 0: infinite d sqrt(u)/du times 0
+    ("g", "masked_division"): ("update", 2),  # the cutoff-overflow case: finite loss, 0/0 in the gradient
+    ("d", "nan_loss"): ("batch", 1003.0),  # a loss that is itself not finite: the update is skipped
+    ("g", "nan_loss"): ("batch", 1004.0),
 }
 
 
-def _failure(real, var, side):
-    """0 with a fine gradient, unless the batch carries one of this side's sentinels."""
+def _failure(real, var, optimizer, side):
+    """0 with a fine gradient, unless this update or batch is one of this side's failures."""
     param = tf.reduce_sum(var)
     bad = {
         "sqrt_at_zero": lambda: tf.sqrt(tf.square(param) * tf.zeros([])),
@@ -110,24 +113,26 @@ def _failure(real, var, side):
         "nan_loss": lambda: param * float("nan"),
     }
     out = 0.0 * param
-    for sentinel, (where, kind) in FAILURES.items():
+    for (where, kind), (trigger, value) in FAILURES.items():
         if where == side:
-            out = tf.cond(tf.equal(real[0, 0], sentinel), bad[kind], lambda out=out: out)
+            hit = tf.equal(optimizer.iterations, value) if trigger == "update" else tf.equal(real[0, 0], value)
+            out = tf.cond(hit, bad[kind], lambda out=out: out)
     return out
 
 
 def _inject(trainer):
     base = trainer.loss_fn
     critic_var, generator_var = (m.trainable_variables[0] for m in (trainer.discriminator, trainer.generator))
+    d_opt, g_opt = trainer.d_optimizer, trainer.g_optimizer
 
     class Failing(type(base)):
         def critic_objective(self, real_output, fake_output, real, fake, critic, alpha=None):
             losses = base.critic_objective(real_output, fake_output, real, fake, critic, alpha)
-            return {**losses, "total_loss": losses["total_loss"] + _failure(real, critic_var, "d")}
+            return {**losses, "total_loss": losses["total_loss"] + _failure(real, critic_var, d_opt, "d")}
 
         def regularizers(self, measurements, real, params):
             regs = base.regularizers(measurements, real, params)
-            return {**regs, "total_loss": regs["total_loss"] + _failure(real, generator_var, "g")}
+            return {**regs, "total_loss": regs["total_loss"] + _failure(real, generator_var, g_opt, "g")}
 
     failing = Failing.__new__(Failing)
     failing.__dict__.update(base.__dict__)
@@ -135,7 +140,7 @@ def _inject(trainer):
 
 
 def test_a_bad_update_is_not_applied_in_the_graph_and_is_redone_on_the_per_update_path():
-    trainer = _trainer(True)
+    trainer = _trainer(True, n_critic=3)
     _inject(trainer)
     calls = {"_critic_update": 0, "train_generator_step": 0}
     for name in calls:
@@ -146,15 +151,17 @@ def test_a_bad_update_is_not_applied_in_the_graph_and_is_redone_on_the_per_updat
             return original(*args, **kw)
 
         setattr(trainer, name, counted)
-    bad_steps = {1: 1001.0, 3: 1002.0, 5: 1003.0, 7: 1004.0}
-    runs = _both_paths(trainer, steps=8, bad_steps=bad_steps)
+    runs = _both_paths(trainer, steps=8, bad_steps={4: 1003.0, 6: 1004.0})
     _same(*runs)
     g, d = runs[0][2], runs[0][3]
-    assert d["nan_steps"] == d["backup_steps"] == 2 and d["skipped_steps"] == 2  # steps 1 and 5
-    assert g["nan_steps"] == g["backup_steps"] == 1 and g["skipped_steps"] == 1  # steps 3 and 7
-    # the per-update run makes every update in Python (8 steps x (2 + 1)); the fused run only
-    # from the failing step's first bad update on: steps 1 and 5 all three, steps 3 and 7 one
-    assert calls == {"_critic_update": 16 + 4, "train_generator_step": 8 + 4}
+    assert d["nan_steps"] == d["backup_steps"] == 1 and d["skipped_steps"] == 3  # critic update 4; step 4
+    assert g["nan_steps"] == g["backup_steps"] == 1 and g["skipped_steps"] == 1  # generator update 2; step 6
+    # the per-update run makes every update in Python (8 steps x (3 + 1)); the fused run only
+    # from a failing step's first bad update on: step 1 from its second critic update (critic
+    # update 4 of the run; the first was applied in the graph), step 2's generator update,
+    # step 4 all four, step 6 the generator's
+    assert calls == {"_critic_update": 24 + 2 + 3, "train_generator_step": 8 + 1 + 1 + 1 + 1}
+    assert trainer.fused.redone == 2 + 1 + 1 + 4 + 1
 
 
 def test_a_variable_without_gradient_falls_back_to_the_per_update_path_for_good():
