@@ -87,11 +87,10 @@ class FusedStep:
         self.optimizers = (d_optimizer, g_optimizer)
         self.usable = True
         self.redone = 0
-        models = {"d": steps.discriminator, "g": steps.generator}
-        optimizers = {"d": d_optimizer, "g": g_optimizer}
+        models = (steps.discriminator, steps.generator)
         self._update = {
-            side: compile_xla(self._make_update(models[side].trainable_variables, optimizers[side]))
-            for side in ("d", "g")
+            side: compile_xla(self._make_update(model.trainable_variables, optimizer))
+            for side, model, optimizer in zip("dg", models, self.optimizers)
         }
 
     def matches(self, trainer: Any) -> bool:
@@ -167,25 +166,24 @@ def run_fused_step(trainer: Any, real: tf.Tensor, zs: tf.Tensor, alphas: list[tf
     critic_updates = []
     for k in range(n_critic):
         if k < done:
-            metrics = _applied(trainer, "d", out["d"][k], out["d_norm"][k], out["d_clipped"][k])
-            critic_updates.append({**metrics, "min_trace": float(trace), "low_trace": trainer._low(trace, metrics)})
+            critic_updates.append(_applied(trainer, "d", out["d"][k], out["d_norm"][k], out["d_clipped"][k], trace))
         else:
             critic_updates.append(trainer._critic_update(real, fakes[k * batch : (k + 1) * batch], trace, alphas[k]))
     last = slice(n_critic * batch, None)
     if done > n_critic:
-        g = _applied(trainer, "g", out["g"], out["g_norm"], out["g_clipped"])
-        g.update(min_trace=out["g_trace"], low_trace=trainer._low(out["g_trace"], g))
+        g = _applied(trainer, "g", out["g"], out["g_norm"], out["g_clipped"], out["g_trace"])
     else:
         g = trainer.train_generator_step(zs[last], real, fakes[last])
     return critic_updates, g
 
 
-def _applied(trainer: Any, side: str, losses: dict[str, float], norm: Any, clipped: Any) -> dict[str, Any]:
-    """An update the fused step applied, counted by its gradient manager as the per-update
-    path counts it (every gradient was present and finite)."""
+def _applied(trainer: Any, side: str, losses: dict[str, float], norm: Any, clipped: Any, trace: Any) -> dict[str, Any]:
+    """An update the fused step applied, counted by its gradient manager and reported as the
+    per-update path does (every gradient was present and finite)."""
     manager = trainer.d_gradient_manager if side == "d" else trainer.g_gradient_manager
     manager.total_steps += 1
     manager.clipped_steps += int(bool(clipped))
     model = trainer.discriminator if side == "d" else trainer.generator
-    metrics = {**losses, "gradient_count": len(model.trainable_variables), "gradient_success": True}
-    return {**metrics, "gradient_norm": float(norm), "skipped": False}
+    metrics = {**losses, "gradient_count": len(model.trainable_variables), "min_trace": float(trace)}
+    metrics["low_trace"] = trainer._low(trace, metrics)
+    return {**metrics, "gradient_success": True, "gradient_norm": float(norm), "skipped": False}

@@ -139,8 +139,10 @@ class TrainingSteps:
         regs, grads, trace = self._generator_vjp(z, upstream, real)
         return combine_losses(base, regs), grads, trace
 
-    def g_step_eager(self, z: tf.Tensor, real: tf.Tensor):
+    def g_step_eager(self, z: tf.Tensor, real: tf.Tensor, samples: tf.Tensor | None = None):
         """:meth:`g_step` without compiling (for a one-off check)."""
-        base, upstream = self._sample_loss_vjp_impl(self.generator._forward_impl(z)["output"], real)
+        if samples is None:
+            samples = self.generator._forward_impl(z)["output"]
+        base, upstream = self._sample_loss_vjp_impl(samples, real)
         regs, grads, trace = self._generator_vjp_impl(z, upstream, real)
         return combine_losses(base, regs), grads, trace
