@@ -29,6 +29,7 @@ def compile_xla(fn: Callable) -> Callable:
             release_memory()
         return out
 
+    call.tracing_count = compiled.experimental_get_tracing_count  # (compilations: the tests count them)
     return call
 
 
@@ -60,14 +61,32 @@ class TrainingSteps:
         self.d_step = wrap(self._d_step_impl)
         self.d_loss_only = wrap(lambda real, fake, alpha: self.d_losses(real, fake, alpha)["total_loss"])
         self.g_loss_only = wrap(lambda z, real: self.g_losses(z, real)[0]["total_loss"])
-        self.sample = wrap(lambda z: generator._forward_impl(z)["output"])
-        self.sample_with_trace = wrap(self._sample_with_trace_impl)
+        self._sample_with_trace = wrap(self._sample_with_trace_impl)
+        #: rows of the first generator call (a training step's fakes): :meth:`sample` reuses
+        #: that compiled program for any number of samples instead of compiling another
+        self.sample_rows: int | None = None
         self._sample_loss_vjp = wrap(self._sample_loss_vjp_impl)
         self._generator_vjp = wrap(self._generator_vjp_impl)
 
     # ------------------------------------------------------------------ traced losses
     def _critic(self, x: tf.Tensor) -> tf.Tensor:
         return self.discriminator._forward_impl(x)["output"]
+
+    def sample_with_trace(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``G(z)`` and the smallest trace of the generator's states."""
+        if self.sample_rows is None:
+            self.sample_rows = int(z.shape[0])
+        return self._sample_with_trace(z)
+
+    def sample(self, z: tf.Tensor) -> tf.Tensor:
+        """``G(z)`` in chunks of :attr:`sample_rows` rows (the last one padded with zeros): one
+        compiled program for every batch size (each new size would cost a compilation)."""
+        rows, n = self.sample_rows, int(z.shape[0])
+        if rows is None or n == rows:
+            return self.sample_with_trace(z)[0]
+        padded = tf.concat([z, tf.zeros([-n % rows, z.shape[1]], z.dtype)], 0)
+        chunks = [self._sample_with_trace(padded[i : i + rows])[0] for i in range(0, n, rows)]
+        return tf.concat(chunks, 0)[:n]
 
     def _sample_with_trace_impl(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         forward = self.generator._forward_impl(z)
@@ -80,10 +99,15 @@ class TrainingSteps:
     def d_losses(self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> dict[str, tf.Tensor]:
         """Critic losses on a real and a generated batch (the fakes are made outside, so the
         compiled critic step does not contain the generator circuit: a smaller graph)."""
-        real_f, fake_f = self.discriminator._forward_impl(real), self.discriminator._forward_impl(fake)
-        losses = self.loss_fn.critic_objective(real_f["output"], fake_f["output"], real, fake, self._critic, alpha)
+        # one critic pass over the real and the generated batch (measured: faster and a smaller
+        # graph than two; the gradient penalty's interpolates stay apart, as batching them too
+        # would run its input gradient over every row, which measured slower)
+        both = self.discriminator._forward_impl(tf.concat([real, tf.cast(fake, real.dtype)], 0))
+        rows = tf.shape(real)[0]
+        real_out, fake_out = both["output"][:rows], both["output"][rows:]
+        losses = self.loss_fn.critic_objective(real_out, fake_out, real, fake, self._critic, alpha)
         # the critic's own states: the smallest trace over the real and the generated batch
-        traces = tf.concat([real_f["trace"], fake_f["trace"]], 0)
+        traces = both["trace"]
         losses["critic_min_trace"] = tf.reduce_min(traces)
         if self.lambda_cutoff:
             leak = self.leak(traces, losses["total_loss"].dtype)

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 from conftest import rel_err
 
+from qgan_lab import fock
 from qgan_lab.circuits import CVCircuit, GateList, GateSpec, ParamRef
 from qgan_lab.fock import (
     FockEngine,
@@ -151,6 +152,41 @@ def test_every_gate_is_accurate_at_the_largest_cutoff_and_amplitude_in_both_dtyp
     np.testing.assert_allclose(
         np.diag(kerr_matrix(tf.constant(0.3, tf.float64), c, dtype).numpy()), np.exp(0.3j * n**2), atol=tolerance
     )
+
+
+@pytest.mark.parametrize("cutoff", [2, 6, fock.BS_POLYNOMIAL_MAX_CUTOFF])
+def test_polynomial_and_recurrence_beamsplitters_agree_with_their_gradients(cutoff):
+    """The two constructions (polynomial up to BS_POLYNOMIAL_MAX_CUTOFF, recurrence above) are
+    the same matrix for batched parameters (theta = pi/2 included), and so are the gradients."""
+    theta = tf.Variable([[0.3, -1.2], [np.pi / 2, 2.9]], dtype=tf.float64)
+    phi = tf.Variable([[0.7, -2.5], [0.4, 0.0]], dtype=tf.float64)
+    rng = np.random.default_rng(3)
+    probe = tf.constant(rng.normal(size=(cutoff,) * 4) + 1j * rng.normal(size=(cutoff,) * 4), C128)
+    results = []
+    for build in (fock._beamsplitter_polynomial, fock._beamsplitter_recurrence):
+        with tf.GradientTape() as tape:
+            matrix = build(theta, phi, cutoff, C128)
+            loss = tf.reduce_sum(tf.math.real(matrix * probe))
+        results.append((matrix.numpy(), [g.numpy() for g in tape.gradient(loss, [theta, phi])]))
+    (poly, poly_grads), (rec, rec_grads) = results
+    assert poly.shape == (2, 2) + (cutoff,) * 4
+    assert np.max(np.abs(poly - rec)) < 1e-12
+    for a, b in zip(poly_grads, rec_grads):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+
+
+def test_displacement_and_squeezing_derivatives_at_zero_are_their_generators():
+    """Built from powers by repeated products, the gradient is finite at r = 0 and exact:
+    dD/dr = a^dagger - a and dS/dr = (a^2 - a^dagger^2) / 2 there."""
+    c = 6
+    a = np.diag(np.sqrt(np.arange(1, c)), 1)
+    r = tf.Variable(0.0, dtype=tf.float64)
+    for build, generator in ((displacement_matrix, a.T - a), (squeezing_matrix, (a @ a - a.T @ a.T) / 2)):
+        with tf.GradientTape(persistent=True) as tape:
+            matrix = build(r, tf.constant(0.0, tf.float64), c, C128)
+            real, imag = tf.math.real(matrix), tf.math.imag(matrix)
+        np.testing.assert_allclose(tape.jacobian(real, r).numpy(), generator, atol=1e-12)
+        np.testing.assert_allclose(tape.jacobian(imag, r).numpy(), 0.0, atol=1e-12)
 
 
 def test_truncated_matrices_are_not_expm_of_truncated_generators():

@@ -66,3 +66,30 @@ def test_split_generator_step_equals_the_gradient_of_the_whole_loss():
 def test_combine_losses_adds_the_regularisers_to_the_base_loss():
     out = combine_losses(tf.constant(2.0), {"total_loss": tf.constant(0.5), "physics_reg": tf.constant(0.5)})
     assert float(out["total_loss"]) == 2.5 and float(out["base_loss"]) == 2.0 and float(out["physics_reg"]) == 0.5
+
+
+def test_sample_reuses_the_training_programme_for_any_number_of_samples():
+    """After the first generator call (a training step's fakes), ``sample`` of any size runs
+    that compiled programme in chunks: the same samples, no second compilation."""
+    steps = _steps(True, QuantumWassersteinLoss(lambda_gp=10.0))
+    z = tf.constant(np.random.default_rng(1).normal(size=(29, 2)), tf.float32)
+    steps.sample_with_trace(z[:8])
+    assert steps.sample_rows == 8
+    compilations = steps._sample_with_trace.tracing_count()
+    samples = steps.sample(z)
+    assert steps._sample_with_trace.tracing_count() == compilations
+    expected = steps.generator._forward_impl(z)["output"]
+    assert samples.shape == (29, 2) and rel_err(samples, expected) < 1e-5
+
+
+def test_critic_losses_from_one_pass_over_real_and_fake_equal_separate_passes():
+    steps = _steps(True, QuantumWassersteinLoss(lambda_gp=10.0))
+    real, z, alpha = _inputs()
+    fake = steps.generator._forward_impl(z)["output"]
+    losses = steps.d_losses(real, fake, alpha)
+    critic = steps.discriminator
+    real_f, fake_f = critic._forward_impl(real), critic._forward_impl(fake)
+    expected = tf.reduce_mean(real_f["output"]) - tf.reduce_mean(fake_f["output"])
+    assert rel_err(losses["w_distance"], expected) < 1e-5
+    smallest = min(float(tf.reduce_min(real_f["trace"])), float(tf.reduce_min(fake_f["trace"])))
+    assert abs(float(losses["critic_min_trace"]) - smallest) < 1e-6
