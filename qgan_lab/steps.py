@@ -62,8 +62,9 @@ class TrainingSteps:
         self.d_loss_only = wrap(lambda real, fake, alpha: self.d_losses(real, fake, alpha)["total_loss"])
         self.g_loss_only = wrap(lambda z, real: self.g_losses(z, real)[0]["total_loss"])
         self._sample_with_trace = wrap(self._sample_with_trace_impl)
-        #: rows of the first generator call (a training step's fakes): :meth:`sample` reuses
-        #: that compiled program for any number of samples instead of compiling another
+        #: rows of the first :meth:`sample_with_trace` call (a training step's fakes, or the
+        #: guide's single critic update): :meth:`sample` reuses that compiled program for any
+        #: number of samples instead of compiling another
         self.sample_rows: int | None = None
         self._sample_loss_vjp = wrap(self._sample_loss_vjp_impl)
         self._generator_vjp = wrap(self._generator_vjp_impl)
@@ -80,10 +81,11 @@ class TrainingSteps:
 
     def sample(self, z: tf.Tensor) -> tf.Tensor:
         """``G(z)`` in chunks of :attr:`sample_rows` rows (the last one padded with zeros): one
-        compiled program for every batch size (each new size would cost a compilation)."""
+        compiled program for every batch size (each new size would cost a compilation). The
+        generator's rows are independent (each output depends on its own latent row only)."""
         rows, n = self.sample_rows, int(z.shape[0])
-        if rows is None or n == rows:
-            return self.sample_with_trace(z)[0]
+        if rows is None or not self.compiled or n in (0, rows):  # (eager: padding would only cost)
+            return self._sample_with_trace(z)[0]
         padded = tf.concat([z, tf.zeros([-n % rows, z.shape[1]], z.dtype)], 0)
         chunks = [self._sample_with_trace(padded[i : i + rows])[0] for i in range(0, n, rows)]
         return tf.concat(chunks, 0)[:n]
@@ -102,17 +104,29 @@ class TrainingSteps:
         # one critic pass over the real and the generated batch (measured: faster and a smaller
         # graph than two; the gradient penalty's interpolates stay apart, as batching them too
         # would run its input gradient over every row, which measured slower)
-        both = self.discriminator._forward_impl(tf.concat([real, tf.cast(fake, real.dtype)], 0))
-        rows = tf.shape(real)[0]
-        real_out, fake_out = both["output"][:rows], both["output"][rows:]
+        critic = self.discriminator
+        if self._fits_twice(real):
+            both = critic._forward_impl(tf.concat([real, tf.cast(fake, real.dtype)], 0))
+            rows = tf.shape(real)[0]
+            real_out, fake_out, traces = both["output"][:rows], both["output"][rows:], both["trace"]
+        else:  # two passes: each within the engine's memory limit
+            real_f, fake_f = critic._forward_impl(real), critic._forward_impl(fake)
+            real_out, fake_out = real_f["output"], fake_f["output"]
+            traces = tf.concat([real_f["trace"], fake_f["trace"]], 0)
         losses = self.loss_fn.critic_objective(real_out, fake_out, real, fake, self._critic, alpha)
         # the critic's own states: the smallest trace over the real and the generated batch
-        traces = both["trace"]
         losses["critic_min_trace"] = tf.reduce_min(traces)
         if self.lambda_cutoff:
             leak = self.leak(traces, losses["total_loss"].dtype)
             losses.update(cutoff_reg=leak, total_loss=losses["total_loss"] + self.lambda_cutoff * leak)
         return losses
+
+    def _fits_twice(self, real: tf.Tensor) -> bool:
+        """Does the critic's engine accept twice ``real``'s rows (one pass over real and fake)?"""
+        critic, rows = self.discriminator, real.shape[0]
+        if rows is None or not hasattr(critic.engine, "memory_estimate"):
+            return rows is not None
+        return critic.engine.memory_estimate(critic.circuit, 2 * rows, critic.dtype) <= critic.engine.max_memory_bytes
 
     def g_losses(self, z: tf.Tensor, real: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """The generator's whole loss in one piece (for finite-difference backups) and its

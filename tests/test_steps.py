@@ -82,14 +82,48 @@ def test_sample_reuses_the_training_programme_for_any_number_of_samples():
     assert samples.shape == (29, 2) and rel_err(samples, expected) < 1e-5
 
 
-def test_critic_losses_from_one_pass_over_real_and_fake_equal_separate_passes():
+def _two_pass_critic_losses(steps, real, fake, alpha):
+    """The critic's losses as computed before the single pass: real and fake scored apart."""
+    critic = steps.discriminator
+    real_f, fake_f = critic._forward_impl(real), critic._forward_impl(fake)
+    losses = steps.loss_fn.critic_objective(real_f["output"], fake_f["output"], real, fake, steps._critic, alpha)
+    leak = steps.leak(tf.concat([real_f["trace"], fake_f["trace"]], 0), losses["total_loss"].dtype)
+    traces = tf.concat([real_f["trace"], fake_f["trace"]], 0)
+    return {**losses, "total_loss": losses["total_loss"] + steps.lambda_cutoff * leak}, tf.reduce_min(traces)
+
+
+@pytest.mark.parametrize("memory_limit", [None, 1.0], ids=["one-pass", "two-pass-fallback"])
+def test_critic_losses_and_gradients_equal_separate_passes_over_real_and_fake(memory_limit):
+    """One critic pass over real and fake (or two, when twice the rows would exceed the engine's
+    memory limit) gives the separate passes' losses, gradient penalty, smallest trace and gradients."""
     steps = _steps(True, QuantumWassersteinLoss(lambda_gp=10.0))
     real, z, alpha = _inputs()
     fake = steps.generator._forward_impl(z)["output"]
-    losses = steps.d_losses(real, fake, alpha)
-    critic = steps.discriminator
-    real_f, fake_f = critic._forward_impl(real), critic._forward_impl(fake)
-    expected = tf.reduce_mean(real_f["output"]) - tf.reduce_mean(fake_f["output"])
-    assert rel_err(losses["w_distance"], expected) < 1e-5
-    smallest = min(float(tf.reduce_min(real_f["trace"])), float(tf.reduce_min(fake_f["trace"])))
-    assert abs(float(losses["critic_min_trace"]) - smallest) < 1e-6
+    engine = steps.discriminator.engine
+    if memory_limit is not None:  # a limit that 8 rows pass and 16 do not
+        need = [engine.memory_estimate(steps.discriminator.circuit, n, steps.discriminator.dtype) for n in (8, 16)]
+        engine.max_memory_bytes = float(need[0] + need[1]) / 2
+        assert not steps._fits_twice(real)
+    else:
+        assert steps._fits_twice(real)
+    variables = steps.discriminator.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+        losses = steps.d_losses(real, fake, alpha)
+        reference, smallest = _two_pass_critic_losses(steps, real, fake, alpha)
+    for key in ("total_loss", "w_distance", "gradient_penalty"):
+        assert rel_err(losses[key], reference[key]) < 1e-5, key
+    assert abs(float(losses["critic_min_trace"]) - float(smallest)) < 1e-6
+    got, expected = (tape.gradient(t["total_loss"], variables) for t in (losses, reference))
+    assert rel_err(_flat(got), _flat(expected)) < 1e-4
+
+
+def test_sample_runs_eagerly_models_unpadded_and_small_batches_whole():
+    eager = _steps(False, QuantumWassersteinLoss(lambda_gp=10.0))
+    z = tf.constant(np.random.default_rng(2).normal(size=(5, 2)), tf.float32)
+    eager.sample_with_trace(tf.concat([z, z], 0))
+    rows_run = []
+    run = eager._sample_with_trace
+    eager._sample_with_trace = lambda x: rows_run.append(int(x.shape[0])) or run(x)
+    assert eager.sample_rows == 10 and eager.sample(z).shape == (5, 2) and rows_run == [5]
+    compiled = _steps(True, QuantumWassersteinLoss(lambda_gp=10.0))
+    assert compiled.sample(z[:1]).shape == (1, 2) and compiled.sample_rows is None  # sample() does not fix it
