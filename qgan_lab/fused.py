@@ -23,7 +23,8 @@ differences or skips a non-finite loss, exactly as without fusion (rare by const
 ``tests/test_fused.py`` forces each case). Same random numbers, same order of updates, same
 compiled losses and gradients: the weights match the per-update path to float32 rounding
 (tested; the clipping factor is computed in float32 here, in float64 there). The step is
-still a short Python loop over compiled calls (``2 n_critic + 3``); what it saves is the copy
+still a short Python loop over compiled calls (``2 n_critic + 4``: the samples, a loss-and-gradient
+call and an update per critic update, the generator's two halves and its update); what it saves is the copy
 of every loss and gradient to numpy, the numpy checks and the separate optimizer calls.
 (Making each update one compiled call, loss and gradients with the checked update, measured no
 faster on ``bimodal`` and raised its peak memory from 1.59 to 1.78 GB.) The

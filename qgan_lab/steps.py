@@ -107,7 +107,7 @@ class TrainingSteps:
         critic = self.discriminator
         if self._fits_twice(real):
             both = critic._forward_impl(tf.concat([real, tf.cast(fake, real.dtype)], 0))
-            rows = tf.shape(real)[0]
+            rows = real.shape[0]  # static: _fits_twice needs it
             real_out, fake_out, traces = both["output"][:rows], both["output"][rows:], both["trace"]
         else:  # two passes: each within the engine's memory limit
             real_f, fake_f = critic._forward_impl(real), critic._forward_impl(fake)

@@ -203,10 +203,8 @@ class QuantumGANTrainer:
             rng=self.rng,
         )
         self.steps = TrainingSteps(generator, discriminator, self.loss_fn, self.lambda_cutoff, self.trace_floor)
-        n_updates = self.n_critic if self.loss_fn.needs_critic else 0
-        self.fused = None  # the per-update path, for eager models or on request
-        if fused_step and self.steps.compiled:
-            self.fused = FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_updates, self._clip_norm())
+        # None: the per-update path, for eager models or on request
+        self.fused = self._fused_step() if fused_step and self.steps.compiled else None
         self._apply_fns = {
             "d": tf.function(
                 lambda grads: self.d_optimizer.apply(grads, discriminator.trainable_variables), jit_compile=True
@@ -309,7 +307,7 @@ class QuantumGANTrainer:
             zs = self.rng.normal([(n_critic + 1) * batch, latent_dim])
             real = tf.constant(real)
             if self.fused is not None and not self.fused.matches(self):  # optimizers or n_critic changed
-                self.fused = FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_critic, self._clip_norm())
+                self.fused = self._fused_step()
             if self.fused is not None and self.fused.usable:
                 alphas = [self.rng.uniform([batch, 1]) for _ in range(n_critic)]
                 critic_updates, g = run_fused_step(self, real, zs, alphas)
@@ -350,8 +348,11 @@ class QuantumGANTrainer:
         last = slice(n_critic * batch, None)
         return critic_updates, self.train_generator_step(zs[last], real, fakes[last])
 
-    def _clip_norm(self) -> float:
-        return self.g_gradient_manager.max_gradient_norm
+    def _fused_step(self) -> FusedStep:
+        """A :class:`FusedStep` for the trainer's current optimizers, critic count and clipping norm."""
+        n_critic = self.n_critic if self.loss_fn.needs_critic else 0
+        clip_norm = self.g_gradient_manager.max_gradient_norm
+        return FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_critic, clip_norm)
 
     def _low(self, trace: Any, metrics: dict[str, Any]) -> bool:
         """Did a state of this update (generator's or critic's) leave the cutoff?"""
