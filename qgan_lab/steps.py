@@ -29,6 +29,7 @@ def compile_xla(fn: Callable) -> Callable:
             release_memory()
         return out
 
+    call.function = compiled
     call.tracing_count = compiled.experimental_get_tracing_count  # (compilations: the tests count them)
     return call
 

@@ -55,3 +55,28 @@ def test_the_guides_public_names_import_from_the_package():
         "create_bimodal_data_generator",
     ):
         assert hasattr(qgan_lab, name) and name in qgan_lab.__all__, name
+
+
+def test_xla_flags_are_added_unless_the_user_set_them(monkeypatch):
+    from qgan_lab._compat import XLA_CPU_FLAGS, set_xla_cpu_flags
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert set_xla_cpu_flags() == " ".join(f"--{k}={v}" for k, v in XLA_CPU_FLAGS.items())
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true --xla_dump_to=/tmp/x")
+    assert set_xla_cpu_flags() == "--xla_cpu_use_fusion_emitters=true --xla_dump_to=/tmp/x"  # the user's choice stays
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    assert set_xla_cpu_flags({"xla_cpu_use_fusion_emitters": "false"}) == (
+        "--xla_dump_to=/tmp/x --xla_cpu_use_fusion_emitters=false"
+    )
+
+
+def test_import_sets_the_xla_flags_in_a_fresh_process():
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import os, qgan_lab; print(os.environ['XLA_FLAGS'])"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert "--xla_cpu_use_fusion_emitters=false" in out.stdout

@@ -57,7 +57,8 @@ def test_split_generator_step_equals_the_gradient_of_the_whole_loss():
     with tf.GradientTape() as tape:
         whole, whole_trace = steps.g_losses(z, real)
     expected = tape.gradient(whole["total_loss"], variables)
-    assert rel_err(losses["total_loss"], whole["total_loss"]) < 1e-5 and float(trace) == float(whole_trace)
+    # compiled and eager: the same arithmetic up to float32 rounding
+    assert rel_err(losses["total_loss"], whole["total_loss"]) < 1e-5 and abs(float(trace) - float(whole_trace)) < 1e-6
     assert rel_err(_flat(grads), _flat(expected)) < 1e-4
     # the cutoff penalty is part of the total and reported on its own
     assert "cutoff_reg" in losses and float(losses["cutoff_reg"]) >= 0.0
