@@ -1,18 +1,19 @@
-"""The whole training step with every update checked, clipped and applied by compiled code:
-``n_critic`` critic updates and the generator update, no loss or gradient copied to Python
-between them.
+"""The whole training step as **one compiled call**: ``n_critic`` critic updates and the
+generator update, every gradient checked, clipped and applied inside one XLA program, nothing
+copied to Python between the updates.
 
 The per-update path of :class:`~qgan_lab.training.QuantumGANTrainer` (the guide's
 ``train_discriminator_step`` / ``train_generator_step``) brings every loss and gradient to
 Python, checks it with the gradient manager in numpy, clips it and applies it. :class:`FusedStep`
-keeps everything as tensors until the step ends:
+runs the same updates in one ``tf.function(jit_compile=True)``:
 
 1. the generator makes the fakes of every update of the step at once (it does not change
    during the critic updates);
-2. each critic update calls the compiled loss-and-gradient of
-   :class:`~qgan_lab.steps.TrainingSteps`, then one compiled *update*: the loss and every
-   gradient checked finite (as tensors), each gradient clipped to ``max_gradient_norm`` as the
-   gradient manager does, and the optimizer step applied only if all is well;
+2. the critic updates run as a ``tf.while_loop`` (its body is traced and compiled once, however
+   large ``n_critic``): the critic's loss and gradients (:class:`~qgan_lab.steps.TrainingSteps`'
+   traced functions, the same ones the per-update path compiles), the loss and every gradient
+   checked finite as tensors, each gradient clipped to ``max_gradient_norm`` as the gradient
+   manager does, and the optimizer step applied under ``tf.cond`` only if all is well;
 3. the generator update does the same with the generator's loss (split as in
    :meth:`~qgan_lab.steps.TrainingSteps.g_step`).
 
@@ -21,22 +22,16 @@ after it: the step reports how many updates it applied (``done``), and the train
 rest on the per-update path, where the gradient manager replaces bad gradients by finite
 differences or skips a non-finite loss, exactly as without fusion (rare by construction;
 ``tests/test_fused.py`` forces each case). Same random numbers, same order of updates, same
-compiled losses and gradients: the weights match the per-update path to float32 rounding
-(tested; the clipping factor is computed in float32 here, in float64 there). The step is
-still a short Python loop over compiled calls (``2 n_critic + 4``: the samples, a loss-and-gradient
-call and an update per critic update, the generator's two halves and its update); what it saves is the copy
-of every loss and gradient to numpy, the numpy checks and the separate optimizer calls.
-(Making each update one compiled call, loss and gradients with the checked update, measured no
-faster on ``bimodal`` and raised its peak memory from 1.59 to 1.78 GB.) The
-gradient manager's ``last_report`` (a per-variable table) is filled on the per-update path only.
+losses and gradients: the weights match the per-update path to float32 rounding (tested; the
+clipping factor is computed in float32 here, in float64 there). The gradient manager's
+``last_report`` (a per-variable table) is filled on the per-update path only.
 
-Why a chain of compiled calls and not one XLA program (all measured on the guide's
-configuration, 2 cores, ``benchmarks/bench_training.py``): one ``tf.function(jit_compile=True)``
-for the whole step took 46 s to compile and 2.8 GiB of memory (Binder allows 2 GB); a
-``tf.function`` graph calling the compiled pieces recompiled them (XLA's cache is not shared
-between eager and in-graph calls), 4-7 s more compile and 0.2-0.45 GiB more memory, and ran
-no faster than this chain, which reuses the per-update path's compiled code. Taught in
-``06_training_loop``.
+Measured (2 cores, ``benchmarks/bench_targets.py`` and ``bench_training.py``): against the chain
+of ``2 n_critic + 4`` compiled calls this replaced, a step of ``bimodal`` 30 -> 23.5 ms and of
+the guide's configuration 37 -> 27 ms, for 3-4 s more compile and 160-290 MiB more peak memory.
+An earlier one-program attempt unrolled the critic updates in Python: 46 s of compile and
+2.8 GiB on the guide's configuration; the loop (and XLA's older CPU emitters, see
+:mod:`qgan_lab._compat`) is what makes it fit. Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations
@@ -46,7 +41,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .steps import TrainingSteps, compile_xla
+from .steps import TrainingSteps, combine_losses, compile_xla
 
 
 def clip_by_norm(gradients: list[tf.Tensor], max_norm: float) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
@@ -67,7 +62,7 @@ def all_finite(loss: tf.Tensor, gradients: list[tf.Tensor]) -> tf.Tensor:
 
 
 class FusedStep:
-    """The whole training step of a trainer, tensors only until it ends (see the module docstring).
+    """The whole training step of a trainer as one compiled call (see the module docstring).
 
     Args:
         steps: the trainer's :class:`~qgan_lab.steps.TrainingSteps`.
@@ -91,11 +86,10 @@ class FusedStep:
         self.usable = True
         self.redone = 0
         models = (steps.discriminator, steps.generator)
-        self._update = {
-            side: compile_xla(self._make_update(model.trainable_variables, optimizer))
-            for side, model, optimizer in zip("dg", models, self.optimizers)
-        }
-        self._gradient_counts = {side: len(model.trainable_variables) for side, model in zip("dg", models)}
+        self._variables = {side: model.trainable_variables for side, model in zip("dg", models)}
+        self._gradient_counts = {side: len(variables) for side, variables in self._variables.items()}
+        self._d_keys: list[str] = []  # the critic's loss names, in the order of the rows of ``d``
+        self._step = compile_xla(self._impl)
 
     def matches(self, trainer: Any) -> bool:
         """Does ``trainer`` still have this step's optimizers, critic count and clipping norm?"""
@@ -103,41 +97,53 @@ class FusedStep:
         same = self.optimizers == (trainer.d_optimizer, trainer.g_optimizer) and n_critic == self.n_critic
         return same and self.max_gradient_norm == trainer.g_gradient_manager.max_gradient_norm
 
-    def _make_update(self, variables: list[tf.Variable], optimizer: Any):
-        def update(ok, loss, grads):
-            """Check (the loss and every gradient finite, and ``ok``: no earlier update of the
-            step failed), clip, apply; returns whether it applied, clipped, and the norm."""
-            good = tf.logical_and(ok, all_finite(loss, grads))
-            clipped, any_clipped, norm = clip_by_norm(grads, self.max_gradient_norm)
-
-            def apply() -> tf.Tensor:
-                optimizer.apply(clipped, variables)
-                return tf.constant(True)
-
-            tf.cond(good, apply, lambda: tf.constant(False))
-            return good, any_clipped, norm
-
-        return update
-
-    def _checked(self, side: str, ok, losses, grads):
+    def _update(self, side: str, ok, loss, grads):
+        """Check (the loss and every gradient finite, and ``ok``: no earlier update of the step
+        failed), clip, apply; returns whether it applied, whether it clipped, and the norm."""
         if any(g is None for g in grads):  # seen while tracing: apply nothing; the trainer
             self.usable = False  # falls back to the per-update path, which reports it
             return tf.constant(False), tf.constant(False), tf.constant(float("nan"))
-        return self._update[side](ok, losses["total_loss"], list(grads))
+        good = tf.logical_and(ok, all_finite(loss, grads))
+        clipped, any_clipped, norm = clip_by_norm(list(grads), self.max_gradient_norm)
+        optimizer, variables = self.optimizers["dg".index(side)], self._variables[side]
+
+        def apply() -> tf.Tensor:
+            optimizer.apply(clipped, variables)
+            return tf.constant(True)
+
+        tf.cond(good, apply, lambda: tf.constant(False))
+        return good, any_clipped, norm
+
+    def _critic_updates(self, real, fakes, alphas):
+        """The ``n_critic`` critic updates as one loop (traced and compiled once, whatever
+        ``n_critic``); returns ``ok`` after the last and one row per update: its losses (in the
+        order of ``_d_keys``), then applied, clipped and the gradient norm."""
+        batch, width = real.shape[0], fakes.shape[1]
+
+        def update(k, ok, rows):
+            fake = tf.slice(fakes, tf.stack([k * batch, 0]), [batch, width])
+            losses, grads = self.steps._d_step_impl(real, fake, alphas[k])
+            ok, clipped, norm = self._update("d", ok, losses["total_loss"], grads)
+            self._d_keys = sorted(losses)
+            row = [losses[key] for key in self._d_keys] + [ok, clipped, norm]
+            return k + 1, ok, rows.write(k, tf.stack([tf.cast(v, tf.float32) for v in row]))
+
+        start = (tf.constant(0), tf.constant(True), tf.TensorArray(tf.float32, size=self.n_critic))
+        _, ok, rows = tf.while_loop(lambda k, *_: k < self.n_critic, update, start)
+        return ok, rows.stack()
 
     def _impl(self, real, zs, alphas):
         batch, steps = real.shape[0], self.steps
-        fakes, trace = steps.sample_with_trace(zs)
-        out: dict[str, Any] = {"fakes": fakes, "trace": trace, "d": [], "d_ok": [], "d_clipped": [], "d_norm": []}
+        fakes, trace = steps._sample_with_trace_impl(zs)
+        out: dict[str, Any] = {"fakes": fakes, "trace": trace}
         ok = tf.constant(True)
-        for k in range(self.n_critic):
-            losses, grads = steps.d_step(real, fakes[k * batch : (k + 1) * batch], alphas[k])
-            ok, clipped, norm = self._checked("d", ok, losses, grads)
-            for key, value in (("d", losses), ("d_ok", ok), ("d_clipped", clipped), ("d_norm", norm)):
-                out[key].append(value)
+        if self.n_critic:
+            ok, out["d"] = self._critic_updates(real, fakes, alphas)
         last = slice(self.n_critic * batch, None)
-        g_losses, grads, g_trace = steps.g_step(zs[last], real, fakes[last])
-        g_ok, g_clipped, g_norm = self._checked("g", ok, g_losses, grads)
+        base, upstream = steps._sample_loss_vjp_impl(fakes[last], real)
+        regs, grads, g_trace = steps._generator_vjp_impl(zs[last], upstream, real)
+        g_losses = combine_losses(base, regs)
+        g_ok, g_clipped, g_norm = self._update("g", ok, g_losses["total_loss"], grads)
         out.update(g=g_losses, g_ok=g_ok, g_clipped=g_clipped, g_norm=g_norm, g_trace=g_trace)
         return out
 
@@ -146,12 +152,18 @@ class FusedStep:
         all were), per critic update ``d`` (loss dicts), ``d_clipped``, ``d_norm``, and ``g``,
         ``g_clipped``, ``g_norm``, ``g_trace``, plus the step's ``fakes`` and their ``trace``
         (tensors, for the updates the per-update path must redo)."""
-        out = self._impl(real, zs, list(alphas))
-        flags = [bool(f) for f in out["d_ok"]] + [bool(out["g_ok"])]
+        if self.steps.sample_rows is None:  # sample() reuses one compiled size: the step's fakes
+            self.steps.sample_rows = int(zs.shape[0])
+        stacked = tf.stack(alphas) if alphas else tf.zeros([0, real.shape[0], 1])
+        out = self._step(real, zs, stacked)
         result = {key: out[key] for key in ("fakes", "trace")}
-        result.update({k: np.asarray(out[k]) for k in ("d_clipped", "d_norm", "g_clipped", "g_norm")})
+        rows = np.asarray(out["d"]) if self.n_critic else np.zeros((0, 3), np.float32)
+        keys = len(self._d_keys)
+        result["d"] = [{k: float(v) for k, v in zip(self._d_keys, row[:keys])} for row in rows]
+        flags = [bool(f) for f in rows[:, keys]] + [bool(out["g_ok"])]
+        result.update(d_clipped=rows[:, keys + 1] > 0, d_norm=rows[:, keys + 2])
+        result.update(g_clipped=np.asarray(out["g_clipped"]), g_norm=np.asarray(out["g_norm"]))
         result["g_trace"] = float(out["g_trace"])
-        result["d"] = [{k: float(v) for k, v in losses.items()} for losses in out["d"]]
         result["g"] = {k: float(v) for k, v in out["g"].items()}
         result["done"] = flags.index(False) if False in flags else len(flags)
         return result

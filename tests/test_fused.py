@@ -1,4 +1,4 @@
-"""qgan_lab.fused: the whole training step in one call gives the per-update path's results,
+"""qgan_lab.fused: the whole training step in one compiled call gives the per-update path's results,
 and a bad update inside it is redone on the per-update path (finite differences or a skip)."""
 
 import numpy as np
@@ -47,7 +47,7 @@ def _run(trainer, data, steps):
 
 def _both_paths(trainer, steps=4, bad_steps=None):
     """Run the per-update path, rewind the trainer (weights, optimizers, random state, counters),
-    run the fused step: the same compiled pieces serve both, so only one compilation."""
+    run the fused step (its own compiled program, built from the same traced losses)."""
     models = (trainer.generator, trainer.discriminator, trainer.g_optimizer, trainer.d_optimizer)
     variables = [v for m in models for v in m.variables]
     start = [v.numpy() for v in variables]
@@ -193,3 +193,14 @@ def test_clipping_and_finiteness_checks():
     assert bool(all_finite(tf.constant(1.0), grads))
     assert not bool(all_finite(tf.constant(np.inf), grads))
     assert not bool(all_finite(tf.constant(1.0), [tf.constant([np.nan])]))
+
+
+def test_a_step_is_one_compiled_call_traced_once():
+    trainer = _trainer(True, n_critic=3)
+    trainer.train_epoch(_data(), 3, trainer.latent_dim, 1)
+    steps = trainer.steps
+    assert trainer.fused._step.tracing_count() == 1 and trainer.fused.redone == 0
+    # the per-update path's compiled pieces were never needed
+    assert all(f.tracing_count() == 0 for f in (steps.d_step, steps._generator_vjp, steps._sample_with_trace))
+    # sample() reuses one compiled size, the step's number of fakes
+    assert steps.sample_rows == 4 * 8 and trainer.sample(5).shape == (5, 2)
