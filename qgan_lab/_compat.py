@@ -56,14 +56,35 @@ limit_malloc_arenas()
 #: compile the same programs with 220-280 MiB less peak memory (``bimodal`` 1500 -> 1278 MiB,
 #: guide 1192 -> 916 MiB) and run them as fast (within the machine's drift).
 XLA_CPU_FLAGS = {"xla_cpu_use_fusion_emitters": "false"}
+#: the oldest TensorFlow whose XLA knows :data:`XLA_CPU_FLAGS` that we tested (XLA aborts the
+#: process on a flag it does not know, so older versions get none)
+XLA_FLAGS_SINCE = (2, 21)
+
+
+def _tensorflow_version() -> tuple[int, ...]:
+    """The installed TensorFlow's (major, minor), read without importing it; () if unknown."""
+    from importlib import metadata
+
+    for dist in ("tensorflow-cpu", "tensorflow"):
+        try:
+            return tuple(int(part) for part in metadata.version(dist).split(".")[:2])
+        except (metadata.PackageNotFoundError, ValueError):
+            continue
+    return ()
 
 
 def set_xla_cpu_flags(flags: dict[str, str] | None = None) -> str:
     """Append ``flags`` (default :data:`XLA_CPU_FLAGS`) to ``XLA_FLAGS``, except those the user
-    set; returns the new value. XLA reads ``XLA_FLAGS`` once, at its first compilation, so this
+    set; returns the new value. Leaves ``XLA_FLAGS`` alone if it names a flag file (XLA reads a
+    value that does not start with ``-`` as one) or TensorFlow is older than
+    :data:`XLA_FLAGS_SINCE`. XLA reads ``XLA_FLAGS`` once, at its first compilation, so this
     must run before anything is compiled (``import qgan_lab`` does it)."""
-    current = os.environ.get("XLA_FLAGS", "")
-    added = [f"--{name}={value}" for name, value in (flags or XLA_CPU_FLAGS).items() if f"--{name}" not in current]
+    current = os.environ.get("XLA_FLAGS", "").strip()
+    if (current and not current.startswith("-")) or _tensorflow_version() < XLA_FLAGS_SINCE:
+        return current
+    named = {item.lstrip("-").split("=")[0] for item in current.split()}
+    flags = XLA_CPU_FLAGS if flags is None else flags
+    added = [f"--{name}={value}" for name, value in flags.items() if name not in named]
     os.environ["XLA_FLAGS"] = " ".join([current, *added]).strip()
     return os.environ["XLA_FLAGS"]
 

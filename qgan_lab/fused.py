@@ -10,8 +10,9 @@ runs the same updates in one ``tf.function(jit_compile=True)``:
 1. the generator makes the fakes of every update of the step at once (it does not change
    during the critic updates);
 2. the critic updates run as a ``tf.while_loop`` (its body is traced and compiled once, however
-   large ``n_critic``): the critic's loss and gradients (:class:`~qgan_lab.steps.TrainingSteps`'
-   traced functions, the same ones the per-update path compiles), the loss and every gradient
+   large ``n_critic``): the critic's loss and gradients (the functions of
+   :class:`~qgan_lab.steps.TrainingSteps` the per-update path compiles on its own, when it first
+   runs), the loss and every gradient
    checked finite as tensors, each gradient clipped to ``max_gradient_norm`` as the gradient
    manager does, and the optimizer step applied under ``tf.cond`` only if all is well;
 3. the generator update does the same with the generator's loss (split as in
@@ -21,7 +22,8 @@ An update whose loss or gradient is not finite is **not applied**, and neither i
 after it: the step reports how many updates it applied (``done``), and the trainer redoes the
 rest on the per-update path, where the gradient manager replaces bad gradients by finite
 differences or skips a non-finite loss, exactly as without fusion (rare by construction;
-``tests/test_fused.py`` forces each case). Same random numbers, same order of updates, same
+``tests/test_fused.py`` forces each case; the first redo compiles the per-update path's pieces,
+a few seconds once). Same random numbers, same order of updates, same
 losses and gradients: the weights match the per-update path to float32 rounding (tested; the
 clipping factor is computed in float32 here, in float64 there). The gradient manager's
 ``last_report`` (a per-variable table) is filled on the per-update path only.
@@ -41,7 +43,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .steps import TrainingSteps, combine_losses, compile_xla
+from .steps import TrainingSteps, compile_xla
 
 
 def clip_by_norm(gradients: list[tf.Tensor], max_norm: float) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
@@ -49,7 +51,8 @@ def clip_by_norm(gradients: list[tf.Tensor], max_norm: float) -> tuple[list[tf.T
     :meth:`~qgan_lab.gradients.QuantumGradientManager.check_gradients`); returns the clipped
     gradients, whether any was clipped and the global norm after clipping."""
     norms = [tf.norm(tf.reshape(g, [-1])) for g in gradients]
-    clipped = [g * tf.minimum(1.0, max_norm / tf.maximum(n, 1e-30)) for g, n in zip(gradients, norms)]
+    # (the tensor first: a float64 gradient's factor stays float64)
+    clipped = [g * tf.minimum(max_norm / tf.maximum(n, 1e-30), 1.0) for g, n in zip(gradients, norms)]
     any_clipped = tf.reduce_any(tf.stack([n > max_norm for n in norms]))
     total = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in clipped]))
     return clipped, any_clipped, total
@@ -118,31 +121,28 @@ class FusedStep:
         """The ``n_critic`` critic updates as one loop (traced and compiled once, whatever
         ``n_critic``); returns ``ok`` after the last and one row per update: its losses (in the
         order of ``_d_keys``), then applied, clipped and the gradient norm."""
-        batch, width = real.shape[0], fakes.shape[1]
+        per_update = tf.reshape(fakes, [self.n_critic, real.shape[0], fakes.shape[1]])
+        dtype = self.steps.discriminator.dtype.real_dtype  # the losses' (float32 or float64)
 
         def update(k, ok, rows):
-            fake = tf.slice(fakes, tf.stack([k * batch, 0]), [batch, width])
-            losses, grads = self.steps._d_step_impl(real, fake, alphas[k])
+            losses, grads = self.steps._d_step_impl(real, per_update[k], alphas[k])
             ok, clipped, norm = self._update("d", ok, losses["total_loss"], grads)
             self._d_keys = sorted(losses)
             row = [losses[key] for key in self._d_keys] + [ok, clipped, norm]
-            return k + 1, ok, rows.write(k, tf.stack([tf.cast(v, tf.float32) for v in row]))
+            return k + 1, ok, rows.write(k, tf.stack([tf.cast(v, dtype) for v in row]))
 
-        start = (tf.constant(0), tf.constant(True), tf.TensorArray(tf.float32, size=self.n_critic))
+        start = (tf.constant(0), tf.constant(True), tf.TensorArray(dtype, size=self.n_critic))
         _, ok, rows = tf.while_loop(lambda k, *_: k < self.n_critic, update, start)
         return ok, rows.stack()
 
     def _impl(self, real, zs, alphas):
-        batch, steps = real.shape[0], self.steps
+        rows, steps = self.n_critic * real.shape[0], self.steps
         fakes, trace = steps._sample_with_trace_impl(zs)
         out: dict[str, Any] = {"fakes": fakes, "trace": trace}
         ok = tf.constant(True)
         if self.n_critic:
-            ok, out["d"] = self._critic_updates(real, fakes, alphas)
-        last = slice(self.n_critic * batch, None)
-        base, upstream = steps._sample_loss_vjp_impl(fakes[last], real)
-        regs, grads, g_trace = steps._generator_vjp_impl(zs[last], upstream, real)
-        g_losses = combine_losses(base, regs)
+            ok, out["d"] = self._critic_updates(real, fakes[:rows], alphas)
+        g_losses, grads, g_trace = steps.g_step_eager(zs[rows:], real, fakes[rows:])  # (traced here)
         g_ok, g_clipped, g_norm = self._update("g", ok, g_losses["total_loss"], grads)
         out.update(g=g_losses, g_ok=g_ok, g_clipped=g_clipped, g_norm=g_norm, g_trace=g_trace)
         return out
@@ -156,6 +156,8 @@ class FusedStep:
             self.steps.sample_rows = int(zs.shape[0])
         stacked = tf.stack(alphas) if alphas else tf.zeros([0, real.shape[0], 1])
         out = self._step(real, zs, stacked)
+        if not self.usable:  # a None gradient: the trainer keeps the per-update path from now on
+            self._step = None  # (frees the compiled program)
         result = {key: out[key] for key in ("fakes", "trace")}
         rows = np.asarray(out["d"]) if self.n_critic else np.zeros((0, 3), np.float32)
         keys = len(self._d_keys)

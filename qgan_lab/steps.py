@@ -29,7 +29,6 @@ def compile_xla(fn: Callable) -> Callable:
             release_memory()
         return out
 
-    call.function = compiled
     call.tracing_count = compiled.experimental_get_tracing_count  # (compilations: the tests count them)
     return call
 
@@ -64,8 +63,9 @@ class TrainingSteps:
         self.g_loss_only = wrap(lambda z, real: self.g_losses(z, real)[0]["total_loss"])
         self._sample_with_trace = wrap(self._sample_with_trace_impl)
         #: rows of the first :meth:`sample_with_trace` call (a training step's fakes, or the
-        #: guide's single critic update): :meth:`sample` reuses that compiled program for any
-        #: number of samples instead of compiling another
+        #: guide's single critic update), or of the first fused step's fakes
+        #: (:class:`~qgan_lab.fused.FusedStep` sets it): :meth:`sample` compiles one program for
+        #: that many rows and reuses it for any number of samples
         self.sample_rows: int | None = None
         self._sample_loss_vjp = wrap(self._sample_loss_vjp_impl)
         self._generator_vjp = wrap(self._generator_vjp_impl)
@@ -179,7 +179,8 @@ class TrainingSteps:
         return combine_losses(base, regs), grads, trace
 
     def g_step_eager(self, z: tf.Tensor, real: tf.Tensor, samples: tf.Tensor | None = None):
-        """:meth:`g_step` without compiling (for a one-off check)."""
+        """:meth:`g_step` without compiling its pieces apart (a one-off check; traced inside
+        :class:`~qgan_lab.fused.FusedStep`'s program)."""
         if samples is None:
             samples = self.generator._forward_impl(z)["output"]
         base, upstream = self._sample_loss_vjp_impl(samples, real)

@@ -3,9 +3,9 @@
 Each *step* is ``n_critic`` critic updates then one generator update. The losses and their
 gradients come from the compiled pieces of :class:`~qgan_lab.steps.TrainingSteps`
 (``tf.function(jit_compile=True)`` on the compiled engine). By default the whole step runs as
-:class:`~qgan_lab.fused.FusedStep`: one compiled call per step, every gradient checked, clipped
-and applied inside it, tensors only until the step ends. An update with a ``None`` or non-finite gradient or
-loss is not applied there and is redone on the *per-update path* (the guide's
+:class:`~qgan_lab.fused.FusedStep`: one compiled call per step, every gradient checked,
+clipped and applied inside it, tensors only until the step ends. An update with a ``None`` or
+non-finite gradient or loss is not applied there and is redone on the *per-update path* (the guide's
 :meth:`~QuantumGANTrainer.train_discriminator_step` and
 :meth:`~QuantumGANTrainer.train_generator_step`): the gradient managers check every gradient in
 Python and, if one is ``None`` or non-finite, replace it by finite differences of the same
@@ -113,9 +113,9 @@ class QuantumGANTrainer:
             this is flagged (``low_trace``) and a :class:`~qgan_lab.callbacks.CutoffMonitor`
             with this threshold is added unless one is passed in ``callbacks``.
         fused_step: run each training step as a :class:`~qgan_lab.fused.FusedStep` (on the
-            compiled engine: the whole step one compiled call, every update checked, clipped and
-            applied inside it, no loss or gradient copied to Python between updates), else update by update from
-            Python (the guide's :meth:`train_discriminator_step` and
+            compiled engine: the whole step one compiled call, every update checked, clipped
+            and applied inside it, no loss or gradient copied to Python between updates), else
+            update by update from Python (the guide's :meth:`train_discriminator_step` and
             :meth:`train_generator_step`). Both give the same weights to float32 rounding.
 
     Unless ``loss_kwargs`` sets ``param_bound``, the physics regulariser's bounds come from

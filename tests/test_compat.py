@@ -68,6 +68,20 @@ def test_xla_flags_are_added_unless_the_user_set_them(monkeypatch):
     assert set_xla_cpu_flags({"xla_cpu_use_fusion_emitters": "false"}) == (
         "--xla_dump_to=/tmp/x --xla_cpu_use_fusion_emitters=false"
     )
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters_extra=1")  # another flag, same prefix
+    assert set_xla_cpu_flags().endswith(" --xla_cpu_use_fusion_emitters=false")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    assert set_xla_cpu_flags({}) == "--xla_dump_to=/tmp/x"  # nothing asked, nothing added
+    monkeypatch.setenv("XLA_FLAGS", "/path/to/flagfile")  # XLA reads this as a file of flags
+    assert set_xla_cpu_flags() == "/path/to/flagfile"
+
+
+def test_xla_flags_are_left_out_on_a_tensorflow_too_old_to_know_them(monkeypatch):
+    from qgan_lab import _compat
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setattr(_compat, "_tensorflow_version", lambda: (2, 16))
+    assert _compat.set_xla_cpu_flags() == ""
 
 
 def test_import_sets_the_xla_flags_in_a_fresh_process():

@@ -12,9 +12,9 @@ from qgan_lab.gradients import QuantumGradientManager
 from qgan_lab.training import QuantumGANTrainer
 
 
-def _trainer(fused: bool, loss_type: str = "wasserstein", **kwargs) -> QuantumGANTrainer:
-    generator = PureQuantumGenerator(2, 2, n_modes=2, layers=1, cutoff_dim=4, seed=0)
-    discriminator = PureQuantumDiscriminator(2, n_modes=2, layers=1, cutoff_dim=4, seed=1)
+def _trainer(fused: bool, loss_type: str = "wasserstein", dtype=tf.complex64, **kwargs) -> QuantumGANTrainer:
+    generator = PureQuantumGenerator(2, 2, n_modes=2, layers=1, cutoff_dim=4, seed=0, dtype=dtype)
+    discriminator = PureQuantumDiscriminator(2, n_modes=2, layers=1, cutoff_dim=4, seed=1, dtype=dtype)
     kwargs.setdefault("n_critic", 2)
     return QuantumGANTrainer(generator, discriminator, loss_type, seed=0, fused_step=fused, **kwargs)
 
@@ -79,8 +79,9 @@ def _same(fused_run, plain_run):
         ("wasserstein", {"max_gradient_norm": 0.01}),  # every update clipped
         ("mmd", {}),
         ("measurement", {}),  # BCE critic; the generator's loss reads the real batch
+        ("wasserstein", {"dtype": tf.complex128}),  # float64 losses come back as float64
     ],
-    ids=["wgan-gp", "clipped", "mmd", "measurement"],
+    ids=["wgan-gp", "clipped", "mmd", "measurement", "complex128"],
 )
 def test_fused_step_gives_the_per_update_weights_metrics_and_counters(loss_type, kwargs):
     trainer = _trainer(True, loss_type, **kwargs)
@@ -190,6 +191,7 @@ def test_clipping_and_finiteness_checks():
     np.testing.assert_allclose(clipped[1].numpy(), [0.1])
     assert bool(any_clipped) and abs(float(norm) - np.sqrt(1.01)) < 1e-6
     assert not bool(clip_by_norm([tf.constant([0.0])], 1.0)[1])
+    assert clip_by_norm([tf.constant([3.0, 4.0], tf.float64)], 1.0)[0][0].dtype == tf.float64  # complex128 models
     assert bool(all_finite(tf.constant(1.0), grads))
     assert not bool(all_finite(tf.constant(np.inf), grads))
     assert not bool(all_finite(tf.constant(1.0), [tf.constant([np.nan])]))
@@ -201,6 +203,7 @@ def test_a_step_is_one_compiled_call_traced_once():
     steps = trainer.steps
     assert trainer.fused._step.tracing_count() == 1 and trainer.fused.redone == 0
     # the per-update path's compiled pieces were never needed
-    assert all(f.tracing_count() == 0 for f in (steps.d_step, steps._generator_vjp, steps._sample_with_trace))
+    pieces = (steps.d_step, steps._sample_loss_vjp, steps._generator_vjp, steps._sample_with_trace)
+    assert all(f.tracing_count() == 0 for f in pieces)
     # sample() reuses one compiled size, the step's number of fakes
     assert steps.sample_rows == 4 * 8 and trainer.sample(5).shape == (5, 2)
