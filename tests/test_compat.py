@@ -29,15 +29,14 @@ def test_sf_wigner_integration_uses_the_shim():
     assert np.isclose(np.trapezoid(values, xs), 1.0, atol=1e-3)
 
 
+def _fresh_python(code: str, drop) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter whose environment lacks the variables ``drop`` matches."""
+    env = {k: v for k, v in os.environ.items() if not drop(k)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+
+
 def test_import_is_quiet():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    out = subprocess.run(
-        [sys.executable, "-c", "import qgan_lab, tensorflow as tf; tf.constant(1.0) + 1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+    out = _fresh_python("import qgan_lab, tensorflow as tf; tf.constant(1.0) + 1", lambda k: k.startswith("TF_"))
     assert out.stdout == "" and out.stderr == "", out.stderr
 
 
@@ -85,12 +84,5 @@ def test_xla_flags_are_left_out_on_a_tensorflow_too_old_to_know_them(monkeypatch
 
 
 def test_import_sets_the_xla_flags_in_a_fresh_process():
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    out = subprocess.run(
-        [sys.executable, "-c", "import os, qgan_lab; print(os.environ['XLA_FLAGS'])"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+    out = _fresh_python("import os, qgan_lab; print(os.environ['XLA_FLAGS'])", lambda k: k == "XLA_FLAGS")
     assert "--xla_cpu_use_fusion_emitters=false" in out.stdout
