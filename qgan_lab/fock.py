@@ -396,7 +396,8 @@ class FockEngine:
         max_memory_bytes: refuse (with a ``ValueError`` naming the memory needed) circuits
             whose forward and backward pass would need more than this. Default 1.5 GiB,
             Binder's 2 GB minus room for Python and TensorFlow.
-        two_mode: ``"dense"`` applies each beamsplitter as one ``c^2 x c^2`` einsum;
+        two_mode: ``"dense"`` applies each beamsplitter as one ``c^2 x c^2`` matrix product
+            with its two modes moved last (:func:`apply_two_mode_last`);
             ``"blocked"`` uses photon-number conservation (about 3x fewer multiplications,
             but more, smaller operations). On 2 CPU cores with XLA the dense form measured
             faster for the guide's configuration, so it is the default; compare on your
