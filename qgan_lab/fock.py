@@ -16,12 +16,16 @@ How a circuit runs (see :class:`FockEngine`):
 
 1. All gates of one kind are built at once: e.g. every beamsplitter of every layer in one
    vectorised call producing ``[K, c, c, c, c]``.
-2. Consecutive single-mode gates on a mode are fused into one ``c x c`` matrix.
+2. Consecutive single-mode gates on a mode are fused into one ``c x c`` matrix. Shared (not
+   per-sample) ones are then multiplied into the next beamsplitter's ``c^2 x c^2`` matrix, or,
+   after a mode's last beamsplitter, into that one from the left: a few tiny products per
+   step instead of a pass over the whole state per gate (guide's generator: 20-30 % faster).
 3. The circuit starts in vacuum, so single-mode gates before the first beamsplitter only
    need column 0 of their matrix: the state starts as an outer product of mode vectors.
-4. A beamsplitter conserves the total photon number ``p + q``, so its ``c^2 x c^2`` matrix
-   is block diagonal; it is applied block by block (``2c - 1`` blocks of at most ``c x c``)
-   instead of as one dense matrix, about 3x fewer multiplications.
+4. Each beamsplitter is one ``[rows, c^2] x [c^2, c^2]`` matrix product, its two modes moved
+   last (and left there until another gate needs others). A beamsplitter conserves ``p + q``,
+   so ``two_mode="blocked"`` applies it by photon-number blocks instead (about 3x fewer
+   multiplications, but slower on CPU with XLA, measured).
 
 Taught in ``02_quantum_models``.
 """
@@ -397,11 +401,12 @@ class FockEngine:
             whose forward and backward pass would need more than this. Default 1.5 GiB,
             Binder's 2 GB minus room for Python and TensorFlow.
         two_mode: ``"dense"`` applies each beamsplitter as one ``c^2 x c^2`` matrix product
-            with its two modes moved last (:func:`apply_two_mode_last`);
-            ``"blocked"`` uses photon-number conservation (about 3x fewer multiplications,
-            but more, smaller operations). On 2 CPU cores with XLA the dense form measured
-            faster for the guide's configuration, so it is the default; compare on your
-            machine with ``benchmarks/bench_step.py --two-mode blocked``.
+            with its two modes moved last (:func:`apply_two_mode_last`), the shared
+            single-mode gates around it multiplied into its matrix;
+            ``"blocked"`` (no folding: blocks must stay blocks) uses photon-number
+            conservation (about 3x fewer multiplications, but more, smaller operations). On 2
+            CPU cores with XLA the dense form measured faster for the guide's configuration,
+            so it is the default; compare on your machine with ``benchmarks/bench_step.py --two-mode blocked``.
 
     The engine is stateless; :meth:`ket` is plain TensorFlow and is meant to be called
     inside ``tf.function(jit_compile=True)`` (the models and trainer do that).
@@ -541,6 +546,8 @@ class FockEngine:
             self.check_memory(circuit, int(static_batch), dtype)
         gates = circuit.gates()
         matrices = self.gate_matrices(circuit, weights, inputs, dtype)
+        fold = self.two_mode == "dense"
+        tails = self._tails(gates, matrices) if fold else {}
         pending: dict[int, tf.Tensor] = {}
         state = None
         # The state's axes stay in the order the last beamsplitter left them (its two modes
@@ -552,13 +559,17 @@ class FockEngine:
             if mode in pending:
                 state = apply_single_mode(state, pending.pop(mode), order.index(mode))
 
-        for gate, matrix in zip(gates, matrices):
+        for index, (gate, matrix) in enumerate(zip(gates, matrices)):
             if len(gate.modes) == 1:
                 mode = gate.modes[0]
+                if tails.get(mode, (None,))[0] is not None and index > tails[mode][0]:
+                    continue  # folded into the mode's last two-mode gate
                 pending[mode] = matrix if mode not in pending else tf.matmul(matrix, pending[mode])
                 continue
             if state is None:
                 state = self._initial_state(circuit, pending, batch, dtype)
+            if fold and len(matrix.shape) == 4:
+                matrix = self._fold(matrix, gate.modes, pending, tails, index)
             for mode in gate.modes:
                 flush(mode)
             if self.two_mode == "blocked":
@@ -574,6 +585,42 @@ class FockEngine:
         return state
 
     @staticmethod
+    def _tails(gates, matrices) -> dict[int, tuple[int, tf.Tensor]]:
+        """Per mode: (index of its last two-mode gate, product of the shared single-mode gates
+        after it), when all those gates are shared (not per sample)."""
+        last: dict[int, int] = {}
+        for index, gate in enumerate(gates):
+            if len(gate.modes) == 2:
+                for mode in gate.modes:
+                    last[mode] = index
+        tails = {}
+        for mode, at in last.items():
+            if len(matrices[at].shape) != 4:
+                continue
+            after = [matrices[k] for k in range(at + 1, len(gates)) if gates[k].modes == (mode,)]
+            if not after or any(len(m.shape) != 2 for m in after):
+                continue
+            product = after[0]
+            for m in after[1:]:
+                product = tf.matmul(m, product)
+            tails[mode] = (at, product)
+        return tails
+
+    @staticmethod
+    def _fold(matrix, modes, pending, tails, index) -> tf.Tensor:
+        """The two-mode ``matrix [m, n, p, q]`` with the shared single-mode gates pending on its
+        modes multiplied in from the right, and the modes' tails (when this is their last
+        two-mode gate) from the left; those gates then need no pass over the state."""
+        a, b = modes
+        for mode, spec in ((a, "mnxq,xp->mnpq"), (b, "mnpx,xq->mnpq")):
+            if mode in pending and len(pending[mode].shape) == 2:
+                matrix = tf.einsum(spec, matrix, pending.pop(mode))
+        for mode, spec in ((a, "mx,xnpq->mnpq"), (b, "nx,mxpq->mnpq")):
+            if mode in tails and tails[mode][0] == index:
+                matrix = tf.einsum(spec, tails[mode][1], matrix)
+        return matrix
+
+    @staticmethod
     def _initial_state(circuit, pending, batch, dtype) -> tf.Tensor:
         """Vacuum through the pending single-mode gates: column 0 of each mode's matrix."""
         vacuum = tf.one_hot(0, circuit.cutoff_dim, dtype=dtype)
@@ -586,14 +633,22 @@ def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") 
 
     Counts the state updates only (the dominant cost): per group of ``c^2`` two-mode
     amplitudes a dense beamsplitter does ``c^4`` complex multiply-adds, a blocked one
-    ``(2c-1) c^2``; a fused single-mode gate ``c`` per amplitude; a complex multiply-add is
-    8 real flops. A training step (forward plus backward) costs about 3x this.
+    ``(2c-1) c^2``; a single-mode gate applied to the state ``c`` per amplitude (with dense
+    beamsplitters only per-sample gates after the first beamsplitter are: the others are folded
+    into beamsplitter matrices); a complex multiply-add is 8 real flops. A training step
+    (forward plus backward) costs about 3x this.
     """
     c, n = circuit.cutoff_dim, circuit.n_modes
     amplitudes_rest = batch_size * c ** (n - 2) if n >= 2 else batch_size
     per_group = (2 * c - 1) * c * c if two_mode == "blocked" else c**4
-    bs_macs = sum(len(g.modes) == 2 for g in circuit.gates()) * amplitudes_rest * per_group
-    single_macs = 2 * n * circuit.layers * batch_size * c**n * c
+    gates = circuit.gates()
+    bs_macs = sum(len(g.modes) == 2 for g in gates) * amplitudes_rest * per_group
+    if two_mode == "blocked":
+        passes = 2 * n * circuit.layers
+    else:  # shared gates are folded into beamsplitters: only per-sample ones after the first pass
+        first = next((k for k, g in enumerate(gates) if len(g.modes) == 2), len(gates))
+        passes = sum(len(g.modes) == 1 and any(r.source == "x" for r in g.params) for g in gates[first:])
+    single_macs = passes * batch_size * c**n * c
     return 8.0 * (bs_macs + single_macs)
 
 

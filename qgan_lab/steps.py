@@ -178,6 +178,18 @@ class TrainingSteps:
         regs, grads, trace = self._generator_vjp(z, upstream, real)
         return combine_losses(base, regs), grads, trace
 
+    def g_step_taped(self, z: tf.Tensor, real: tf.Tensor):
+        """:meth:`g_step` on one tape: the generator runs once on ``z`` and its samples feed the
+        loss directly (traced inside :class:`~qgan_lab.fused.FusedStep`'s program, where the
+        split into two compiled pieces saves nothing). Returns the losses, the gradients, the
+        smallest trace and the samples."""
+        with tf.GradientTape() as tape:
+            fake = self.generator._forward_impl(z)
+            base = self.loss_fn.sample_loss(fake["output"], real, self._critic)
+            losses = combine_losses(base, self._regularizers(fake, real))
+        grads = tape.gradient(losses["total_loss"], self.generator.trainable_variables)
+        return losses, grads, tf.reduce_min(fake["trace"]), fake["output"]
+
     def g_step_eager(self, z: tf.Tensor, real: tf.Tensor, samples: tf.Tensor | None = None):
         """:meth:`g_step` without compiling its pieces apart (a one-off check; traced inside
         :class:`~qgan_lab.fused.FusedStep`'s program)."""

@@ -298,3 +298,44 @@ def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum():
     assert order != [0, 1, 2]  # the axes were left permuted
     restored = tf.transpose(moved, [0] + [order.index(m) + 1 for m in range(3)])
     assert rel_err(restored, plain) < 1e-12
+
+
+def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_state(monkeypatch):
+    """Dense beamsplitters absorb the shared single-mode gates before them and, after a mode's
+    last beamsplitter, the ones after it; per-sample gates (and gates around per-sample
+    beamsplitters) are still applied to the state. Same ket and gradients as the blocked engine,
+    which folds nothing."""
+    passes = []
+    original = fock.apply_single_mode
+    monkeypatch.setattr(fock, "apply_single_mode", lambda *a: passes.append(1) or original(*a))
+    guide = CVCircuit(4, 2, 4, n_inputs=4)  # the guide's layout (no re-uploading), small cutoff
+    weights = {k: tf.constant(v) for k, v in guide.init_weights(3, 0.5, 0.2).items()}
+    z = tf.constant(np.random.default_rng(1).normal(size=(3, 4)))
+    folded = FockEngine().ket(guide, weights, z, C128).numpy()
+    assert not passes  # every single-mode gate folded (or in the initial product state)
+    unfolded = FockEngine(two_mode="blocked").ket(guide, weights, z, C128).numpy()
+    assert passes and np.max(np.abs(folded - unfolded)) < 1e-12
+    x0 = ParamRef("x", index=0)
+    gates = (
+        GateSpec("D", (0,), (w(0), w(1))),
+        GateSpec("BS", (0, 1), (w(2), w(3))),
+        GateSpec("S", (0,), (w(4), w(5))),  # pending before a per-sample beamsplitter: applied
+        GateSpec("K", (1,), (w(6),)),  # folded into the beamsplitter of (1, 2)
+        GateSpec("BS", (1, 2), (w(7), w(8))),
+        GateSpec("BS", (0, 1), (x0, w(9))),  # per sample: mode 0's and 1's last beamsplitter
+        GateSpec("R", (0,), (w(10),)),  # after a per-sample last beamsplitter: applied
+        GateSpec("D", (2,), (x0, w(11))),  # per sample after mode 2's last beamsplitter: applied
+        GateSpec("S", (2,), (w(12), w(13))),
+    )
+    circuit = GateList(3, 4, gates)
+    params = tf.Variable(np.random.default_rng(2).uniform(-0.6, 0.6, 14))
+    inputs = tf.constant([[0.3], [-0.8]], dtype=tf.float64)
+    results = []
+    for engine in (FockEngine(), FockEngine(two_mode="blocked")):
+        with tf.GradientTape() as tape:
+            ket = engine.ket(circuit, {"g": params}, inputs, C128)
+            flat, ramp = tf.reshape(ket, [2, 64]), tf.range(64, dtype=tf.float64)
+            value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
+        results.append((ket.numpy(), tape.gradient(value, params).numpy()))
+    (ket_a, grad_a), (ket_b, grad_b) = results
+    assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10

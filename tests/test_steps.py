@@ -62,6 +62,11 @@ def test_split_generator_step_equals_the_gradient_of_the_whole_loss():
     assert rel_err(_flat(grads), _flat(expected)) < 1e-4
     # the cutoff penalty is part of the total and reported on its own
     assert "cutoff_reg" in losses and float(losses["cutoff_reg"]) >= 0.0
+    # on one tape (the fused step's form): the same losses, gradients, trace, and the samples
+    taped, taped_grads, taped_trace, samples = steps.g_step_taped(z, real)
+    assert set(taped) == set(losses) and rel_err(taped["total_loss"], whole["total_loss"]) < 1e-5
+    assert rel_err(_flat(taped_grads), _flat(expected)) < 1e-4 and abs(float(taped_trace) - float(trace)) < 1e-6
+    assert rel_err(samples, steps.sample(z)) < 1e-6
 
 
 def test_combine_losses_adds_the_regularisers_to_the_base_loss():
