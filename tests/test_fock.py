@@ -329,13 +329,22 @@ def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_st
     )
     circuit = GateList(3, 4, gates)
     params = tf.Variable(np.random.default_rng(2).uniform(-0.6, 0.6, 14))
-    inputs = tf.constant([[0.3], [-0.8]], dtype=tf.float64)
+    inputs = tf.constant([[0.3], [-0.8], [0.1], [1.2], [-0.4]], dtype=tf.float64)  # 5 > c^(4-M): folded
     results = []
     for engine in (FockEngine(), FockEngine(two_mode="blocked")):
         with tf.GradientTape() as tape:
             ket = engine.ket(circuit, {"g": params}, inputs, C128)
-            flat, ramp = tf.reshape(ket, [2, 64]), tf.range(64, dtype=tf.float64)
+            flat, ramp = tf.reshape(ket, [5, 64]), tf.range(64, dtype=tf.float64)
             value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
         results.append((ket.numpy(), tape.gradient(value, params).numpy()))
     (ket_a, grad_a), (ket_b, grad_b) = results
     assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10
+    # where a pass over the state is cheaper than a fold (2 modes, batch 3 <= c^2), nothing folds
+    passes.clear()
+    FockEngine().ket(
+        CVCircuit(2, 1, 4, n_inputs=2),
+        {k: tf.constant(v) for k, v in CVCircuit(2, 1, 4).init_weights(0).items()},
+        z[:, :2],
+        C128,
+    )
+    assert len(passes) > 0
