@@ -348,3 +348,14 @@ def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_st
         C128,
     )
     assert len(passes) > 0
+
+
+@pytest.mark.parametrize("cutoff", [4, 13])  # the polynomial and the recurrence
+def test_beamsplitter_parameters_broadcast_against_each_other(cutoff):
+    thetas, phis = [0.3, -0.7], [0.2, 1.1]
+    one_theta = beamsplitter_matrix(0.3, phis, cutoff, C128).numpy()
+    one_phi = beamsplitter_matrix(thetas, 0.2, cutoff, C128).numpy()
+    assert one_theta.shape == one_phi.shape == (2,) + (cutoff,) * 4
+    for k in range(2):
+        assert np.max(np.abs(one_theta[k] - beamsplitter_matrix(0.3, phis[k], cutoff, C128).numpy())) < 1e-13
+        assert np.max(np.abs(one_phi[k] - beamsplitter_matrix(thetas[k], 0.2, cutoff, C128).numpy())) < 1e-13
