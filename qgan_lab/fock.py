@@ -403,6 +403,14 @@ def apply_two_mode_last(
     return tf.reshape(flat, shape), order
 
 
+def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:
+    """Does the dense engine fold shared single-mode gates into beamsplitter matrices? Where
+    that is cheaper: folding a ``c x c`` matrix into a ``c^4`` one costs ``c^5``, a pass over the
+    state ``B c^(M+1)`` (measured: 2 modes at cutoff 10, batch 64, ran 40 % slower folded, and
+    2x slower with both factors as one ``c^2 x c^2`` product; 4 modes faster at any batch)."""
+    return batch is not None and cutoff ** (4 - n_modes) < batch
+
+
 def product_state(vectors: list[tf.Tensor], batch_size) -> tf.Tensor:
     """Outer product of per-mode vectors (each ``[c]`` or ``[B, c]``) as ``[B, c, ..., c]``."""
     state = None
@@ -571,11 +579,7 @@ class FockEngine:
             self.check_memory(circuit, int(static_batch), dtype)
         gates = circuit.gates()
         matrices = self.gate_matrices(circuit, weights, inputs, dtype)
-        # folding a c x c matrix into a c^4 one costs c^5, a pass over the state B c^(M+1)
-        # (measured: 2 modes at cutoff 10, batch 64 ran 40 % slower folded, and 2x slower with
-        # the two factors as one c^2 x c^2 product; 4 modes faster)
-        cutoff, n_modes = circuit.cutoff_dim, circuit.n_modes
-        fold = self.two_mode == "dense" and static_batch is not None and cutoff ** (4 - n_modes) < static_batch
+        fold = self.two_mode == "dense" and folds_gates(circuit.cutoff_dim, circuit.n_modes, static_batch)
         tails = self._tails(gates, matrices) if fold else {}
         pending: dict[int, tf.Tensor] = {}
         state = None
@@ -663,8 +667,9 @@ def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") 
     Counts the state updates only (the dominant cost): per group of ``c^2`` two-mode
     amplitudes a dense beamsplitter does ``c^4`` complex multiply-adds, a blocked one
     ``(2c-1) c^2``; a single-mode gate applied to the state ``c`` per amplitude (with dense
-    beamsplitters only per-sample gates after the first beamsplitter are: the others are folded
-    into beamsplitter matrices); a complex multiply-add is 8 real flops. A training step
+    beamsplitters, where :func:`folds_gates`, only per-sample gates after the first beamsplitter
+    are: the others are folded into beamsplitter matrices); a complex multiply-add is 8 real
+    flops. A training step
     (forward plus backward) costs about 3x this.
     """
     c, n = circuit.cutoff_dim, circuit.n_modes
@@ -672,9 +677,9 @@ def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") 
     per_group = (2 * c - 1) * c * c if two_mode == "blocked" else c**4
     gates = circuit.gates()
     bs_macs = sum(len(g.modes) == 2 for g in gates) * amplitudes_rest * per_group
-    if two_mode == "blocked":
+    if two_mode == "blocked" or not folds_gates(c, n, batch_size):  # 2 groups per mode and layer
         passes = 2 * n * circuit.layers
-    else:  # shared gates are folded into beamsplitters: only per-sample ones after the first pass
+    else:  # shared gates folded into beamsplitters: per-sample ones after the first beamsplitter
         first = next((k for k, g in enumerate(gates) if len(g.modes) == 2), len(gates))
         passes = sum(len(g.modes) == 1 and any(r.source == "x" for r in g.params) for g in gates[first:])
     single_macs = passes * batch_size * c**n * c
@@ -689,6 +694,7 @@ __all__ = [
     "blocked_beamsplitter",
     "displacement_matrix",
     "flop_estimate",
+    "folds_gates",
     "kerr_matrix",
     "photon_number_blocks",
     "rotation_matrix",

@@ -257,6 +257,10 @@ def test_larger_sizes_run():
 
 def test_flop_estimate_grows_with_size():
     assert flop_estimate(CVCircuit(4, 2, 6), 16) > flop_estimate(CVCircuit(2, 2, 6), 16) > 0
+    # single-mode passes counted only where they are not folded into beamsplitters
+    beamsplitters_only = {c: 8.0 * 4 * 16 * c**4 for c in (2, 6)}  # 4 beamsplitters on 2 modes
+    assert fock.folds_gates(2, 2, 16) and flop_estimate(CVCircuit(2, 2, 2), 16) == beamsplitters_only[2]
+    assert not fock.folds_gates(6, 2, 16) and flop_estimate(CVCircuit(2, 2, 6), 16) > beamsplitters_only[6]
 
 
 def test_blocked_and_dense_two_mode_gates_agree_including_per_sample_beamsplitters():
