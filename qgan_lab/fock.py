@@ -669,8 +669,7 @@ def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") 
     ``(2c-1) c^2``; a single-mode gate applied to the state ``c`` per amplitude (with dense
     beamsplitters, where :func:`folds_gates`, only per-sample gates after the first beamsplitter
     are: the others are folded into beamsplitter matrices); a complex multiply-add is 8 real
-    flops. A training step
-    (forward plus backward) costs about 3x this.
+    flops. A training step (forward plus backward) costs about 3x this.
     """
     c, n = circuit.cutoff_dim, circuit.n_modes
     amplitudes_rest = batch_size * c ** (n - 2) if n >= 2 else batch_size
