@@ -29,8 +29,7 @@ differences or skips a non-finite loss, exactly as without fusion (rare by const
 a few seconds once). Same random numbers, same order of updates, same
 losses and gradients: the weights match the per-update path to float32 rounding (tested; the
 clipping factor is computed in float32 here, in float64 there). The gradient manager's
-``last_report`` (a per-variable table) is filled from each gradient's norm, computed in the
-program for clipping anyway.
+``last_report`` (a per-variable table) is filled on the per-update path only.
 
 Measured (2 cores, ``benchmarks/bench_targets.py`` and ``bench_training.py``): against the chain
 of ``2 n_critic + 4`` compiled calls this replaced, a step of ``bimodal`` 30 -> 23.5 ms and of
@@ -50,19 +49,16 @@ import tensorflow as tf
 from .steps import TrainingSteps, compile_xla
 
 
-def clip_by_norm(
-    gradients: list[tf.Tensor], max_norm: float
-) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor, tf.Tensor]:
+def clip_by_norm(gradients: list[tf.Tensor], max_norm: float) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
     """Each gradient rescaled to norm at most ``max_norm`` (as
     :meth:`~qgan_lab.gradients.QuantumGradientManager.check_gradients`); returns the clipped
-    gradients, whether any was clipped, the global norm after clipping and each gradient's norm
-    before it (the gradient manager's ``last_report``)."""
+    gradients, whether any was clipped and the global norm after clipping."""
     norms = [tf.norm(tf.reshape(g, [-1])) for g in gradients]
     # (the tensor first: a float64 gradient's factor stays float64)
     clipped = [g * tf.minimum(max_norm / tf.maximum(n, 1e-30), 1.0) for g, n in zip(gradients, norms)]
     any_clipped = tf.reduce_any(tf.stack([n > max_norm for n in norms]))
     total = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in clipped]))
-    return clipped, any_clipped, total, tf.stack(norms)
+    return clipped, any_clipped, total
 
 
 def all_finite(loss: tf.Tensor, gradients: list[tf.Tensor]) -> tf.Tensor:
@@ -109,14 +105,12 @@ class FusedStep:
 
     def _update(self, side: str, ok, loss, grads):
         """Check (the loss and every gradient finite, and ``ok``: no earlier update of the step
-        failed), clip, apply; returns whether it applied, whether it clipped, the norm, and each
-        gradient's norm before clipping."""
+        failed), clip, apply; returns whether it applied, whether it clipped, and the norm."""
         if any(g is None for g in grads):  # seen while tracing: apply nothing; the trainer
             self.usable = False  # falls back to the per-update path, which reports it
-            nan = tf.constant(float("nan"))
-            return tf.constant(False), tf.constant(False), nan, tf.fill([len(grads)], nan)
+            return tf.constant(False), tf.constant(False), tf.constant(float("nan"))
         good = tf.logical_and(ok, all_finite(loss, grads))
-        clipped, any_clipped, norm, norms = clip_by_norm(list(grads), self.max_gradient_norm)
+        clipped, any_clipped, norm = clip_by_norm(list(grads), self.max_gradient_norm)
         optimizer, variables = self.optimizers["dg".index(side)], self._variables[side]
 
         def apply() -> tf.Tensor:
@@ -124,22 +118,21 @@ class FusedStep:
             return tf.constant(True)
 
         tf.cond(good, apply, lambda: tf.constant(False))
-        return good, any_clipped, norm, norms
+        return good, any_clipped, norm
 
     def _critic_updates(self, real, fakes, alphas):
         """The ``n_critic`` critic updates as one loop (traced and compiled once, whatever
         ``n_critic``); returns ``ok`` after the last and one row per update: its losses (in the
-        order of ``_d_keys``), then applied, clipped, the gradient norm and each gradient's norm."""
+        order of ``_d_keys``), then applied, clipped and the gradient norm."""
         per_update = tf.reshape(fakes, [self.n_critic, real.shape[0], fakes.shape[1]])
         dtype = self.steps.discriminator.dtype.real_dtype  # the losses' (float32 or float64)
 
         def update(k, ok, rows):
             losses, grads = self.steps._d_step_impl(real, per_update[k], alphas[k])
-            ok, clipped, norm, norms = self._update("d", ok, losses["total_loss"], grads)
+            ok, clipped, norm = self._update("d", ok, losses["total_loss"], grads)
             self._d_keys = sorted(losses)
             row = [losses[key] for key in self._d_keys] + [ok, clipped, norm]
-            row = tf.concat([tf.stack([tf.cast(v, dtype) for v in row]), tf.cast(norms, dtype)], 0)
-            return k + 1, ok, rows.write(k, row)
+            return k + 1, ok, rows.write(k, tf.stack([tf.cast(v, dtype) for v in row]))
 
         start = (tf.constant(0), tf.constant(True), tf.TensorArray(dtype, size=self.n_critic))
         _, ok, rows = tf.while_loop(lambda k, *_: k < self.n_critic, update, start)
@@ -154,21 +147,20 @@ class FusedStep:
             ok, out["d"] = self._critic_updates(real, fakes, alphas)
         # the generator's own samples are made on its tape, after the critic updates
         g_losses, grads, g_trace, g_fakes = steps.g_step_taped(zs[rows:], real)
-        g_ok, g_clipped, g_norm, g_norms = self._update("g", ok, g_losses["total_loss"], grads)
+        g_ok, g_clipped, g_norm = self._update("g", ok, g_losses["total_loss"], grads)
         if self.n_critic:
             g_fakes, g_trace_all = tf.concat([fakes, g_fakes], 0), tf.minimum(trace, g_trace)
         else:
             g_trace_all = g_trace
         out.update(fakes=g_fakes, trace=g_trace_all, g=g_losses, g_ok=g_ok, g_clipped=g_clipped)
-        out.update(g_norm=g_norm, g_norms=g_norms, g_trace=g_trace)
+        out.update(g_norm=g_norm, g_trace=g_trace)
         return out
 
     def __call__(self, real: tf.Tensor, zs: tf.Tensor, alphas: list[tf.Tensor]) -> dict[str, Any]:
         """Run the step; returns Python numbers: ``done`` (updates applied, ``n_critic + 1`` when
-        all were), per critic update ``d`` (loss dicts), ``d_clipped``, ``d_norm``, ``d_norms``
-        (each gradient's), and ``g``, ``g_clipped``, ``g_norm``, ``g_norms``, ``g_trace``, plus
-        the step's ``fakes`` and their ``trace`` (tensors, for the updates the per-update path
-        must redo)."""
+        all were), per critic update ``d`` (loss dicts), ``d_clipped``, ``d_norm``, and ``g``,
+        ``g_clipped``, ``g_norm``, ``g_trace``, plus the step's ``fakes`` and their ``trace``
+        (tensors, for the updates the per-update path must redo)."""
         if self.steps.sample_rows is None:  # sample() reuses one compiled size: the step's fakes
             self.steps.sample_rows = int(zs.shape[0])
         stacked = tf.stack(alphas) if alphas else tf.zeros([0, real.shape[0], 1])
@@ -180,9 +172,8 @@ class FusedStep:
         keys = len(self._d_keys)
         result["d"] = [{k: float(v) for k, v in zip(self._d_keys, row[:keys])} for row in rows]
         flags = [bool(f) for f in rows[:, keys]] + [bool(out["g_ok"])]
-        result.update(d_clipped=rows[:, keys + 1] > 0, d_norm=rows[:, keys + 2], d_norms=rows[:, keys + 3 :])
+        result.update(d_clipped=rows[:, keys + 1] > 0, d_norm=rows[:, keys + 2])
         result.update(g_clipped=np.asarray(out["g_clipped"]), g_norm=np.asarray(out["g_norm"]))
-        result["g_norms"] = np.asarray(out["g_norms"])
         result["g_trace"] = float(out["g_trace"])
         result["g"] = {k: float(v) for k, v in out["g"].items()}
         result["done"] = flags.index(False) if False in flags else len(flags)
@@ -202,29 +193,21 @@ def run_fused_step(trainer: Any, real: tf.Tensor, zs: tf.Tensor, alphas: list[tf
     critic_updates = []
     for k in range(n_critic):
         if k < done:
-            norms = out["d_norm"][k], out["d_norms"][k]
-            critic_updates.append(_applied(trainer, "d", out["d"][k], norms, out["d_clipped"][k], trace))
+            critic_updates.append(_applied(trainer, "d", out["d"][k], out["d_norm"][k], out["d_clipped"][k], trace))
         else:
             critic_updates.append(trainer._critic_update(real, fakes[k * batch : (k + 1) * batch], trace, alphas[k]))
     last = slice(n_critic * batch, None)
     if done > n_critic:
-        g = _applied(trainer, "g", out["g"], (out["g_norm"], out["g_norms"]), out["g_clipped"], out["g_trace"])
+        g = _applied(trainer, "g", out["g"], out["g_norm"], out["g_clipped"], out["g_trace"])
     else:
         g = trainer.train_generator_step(zs[last], real, fakes[last])
     return critic_updates, g
 
 
-def _applied(trainer: Any, side: str, losses: dict[str, float], norms: Any, clipped: Any, trace: Any) -> dict[str, Any]:
+def _applied(trainer: Any, side: str, losses: dict[str, float], norm: Any, clipped: Any, trace: Any) -> dict[str, Any]:
     """An update the fused step applied, counted by its gradient manager and reported as the
-    per-update path does (every gradient was present and finite). ``norms``: the global norm
-    after clipping and each gradient's before it (the manager's ``last_report``; a gradient is
-    ``"zero"`` there when its norm is 0)."""
-    norm, per_variable = norms
+    per-update path does (every gradient was present and finite)."""
     manager = trainer.d_gradient_manager if side == "d" else trainer.g_gradient_manager
-    manager.last_report = [
-        {"name": v.name, "shape": tuple(v.shape), "status": "ok" if n > 0 else "zero", "norm": float(n)}
-        for v, n in zip(trainer.fused._variables[side], per_variable)
-    ]
     manager.total_steps += 1
     manager.clipped_steps += int(bool(clipped))
     metrics = {**losses, "gradient_count": trainer.fused._gradient_counts[side], "min_trace": float(trace)}
