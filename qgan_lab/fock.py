@@ -595,7 +595,7 @@ class FockEngine:
         for index, (gate, matrix) in enumerate(zip(gates, matrices)):
             if len(gate.modes) == 1:
                 mode = gate.modes[0]
-                if tails.get(mode, (None,))[0] is not None and index > tails[mode][0]:
+                if mode in tails and index > tails[mode][0]:
                     continue  # folded into the mode's last two-mode gate
                 pending[mode] = matrix if mode not in pending else tf.matmul(matrix, pending[mode])
                 continue

@@ -148,12 +148,10 @@ class FusedStep:
         # the generator's own samples are made on its tape, after the critic updates
         g_losses, grads, g_trace, g_fakes = steps.g_step_taped(zs[rows:], real)
         g_ok, g_clipped, g_norm = self._update("g", ok, g_losses["total_loss"], grads)
+        out.update(fakes=g_fakes, trace=g_trace)  # all the step's fakes and their smallest trace
         if self.n_critic:
-            g_fakes, g_trace_all = tf.concat([fakes, g_fakes], 0), tf.minimum(trace, g_trace)
-        else:
-            g_trace_all = g_trace
-        out.update(fakes=g_fakes, trace=g_trace_all, g=g_losses, g_ok=g_ok, g_clipped=g_clipped)
-        out.update(g_norm=g_norm, g_trace=g_trace)
+            out.update(fakes=tf.concat([fakes, g_fakes], 0), trace=tf.minimum(trace, g_trace))
+        out.update(g=g_losses, g_ok=g_ok, g_clipped=g_clipped, g_norm=g_norm, g_trace=g_trace)
         return out
 
     def __call__(self, real: tf.Tensor, zs: tf.Tensor, alphas: list[tf.Tensor]) -> dict[str, Any]:

@@ -132,9 +132,15 @@ class TrainingSteps:
     def g_losses(self, z: tf.Tensor, real: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """The generator's whole loss in one piece (for finite-difference backups) and its
         states' smallest trace."""
+        losses, trace, _ = self._g_losses_and_samples(z, real)
+        return losses, trace
+
+    def _g_losses_and_samples(self, z: tf.Tensor, real: tf.Tensor):
+        """:meth:`g_losses` and the samples ``G(z)`` they were computed on."""
         fake = self.generator._forward_impl(z)
         base = self.loss_fn.sample_loss(fake["output"], real, self._critic)
-        return combine_losses(base, self._regularizers(fake, real)), tf.reduce_min(fake["trace"])
+        losses = combine_losses(base, self._regularizers(fake, real))
+        return losses, tf.reduce_min(fake["trace"]), fake["output"]
 
     def _regularizers(self, fake: dict[str, tf.Tensor], real: tf.Tensor) -> dict[str, tf.Tensor]:
         """The loss's regularisers plus the cutoff penalty (if ``lambda_cutoff``)."""
@@ -181,20 +187,10 @@ class TrainingSteps:
     def g_step_taped(self, z: tf.Tensor, real: tf.Tensor):
         """:meth:`g_step` on one tape: the generator runs once on ``z`` and its samples feed the
         loss directly (traced inside :class:`~qgan_lab.fused.FusedStep`'s program, where the
-        split into two compiled pieces saves nothing). Returns the losses, the gradients, the
-        smallest trace and the samples."""
+        split into two compiled pieces saves nothing; run eagerly by the trainer's
+        ``verify_gradient_flow``). Returns the losses, the gradients, the smallest trace and the
+        samples."""
         with tf.GradientTape() as tape:
-            fake = self.generator._forward_impl(z)
-            base = self.loss_fn.sample_loss(fake["output"], real, self._critic)
-            losses = combine_losses(base, self._regularizers(fake, real))
+            losses, trace, samples = self._g_losses_and_samples(z, real)
         grads = tape.gradient(losses["total_loss"], self.generator.trainable_variables)
-        return losses, grads, tf.reduce_min(fake["trace"]), fake["output"]
-
-    def g_step_eager(self, z: tf.Tensor, real: tf.Tensor, samples: tf.Tensor | None = None):
-        """:meth:`g_step` without compiling its pieces apart (a one-off check; traced inside
-        :class:`~qgan_lab.fused.FusedStep`'s program)."""
-        if samples is None:
-            samples = self.generator._forward_impl(z)["output"]
-        base, upstream = self._sample_loss_vjp_impl(samples, real)
-        regs, grads, trace = self._generator_vjp_impl(z, upstream, real)
-        return combine_losses(base, regs), grads, trace
+        return losses, grads, trace, samples

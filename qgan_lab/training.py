@@ -380,8 +380,7 @@ class QuantumGANTrainer:
         real = tf.convert_to_tensor(real_batch, tf.float32)
         z = tf.random.stateless_normal([real.shape[0], self.latent_dim], seed=[self.seed, 1])
         # eagerly: compiling these pieces only for this check would double the compile wait
-        samples = self.generator._forward_impl(z)["output"]
-        _, g_grads, _ = self.steps.g_step_eager(z, real, samples)
+        _, g_grads, _, samples = self.steps.g_step_taped(z, real)
         report = {"generator": gradient_flow_report(g_grads, self.generator.trainable_variables)}
         if self.loss_fn.needs_critic:
             alpha = tf.random.stateless_uniform([real.shape[0], 1], seed=[self.seed, 2])
