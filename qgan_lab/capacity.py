@@ -45,7 +45,7 @@ def _adam(learning_rate: float, steps: int, decay: float, variables: list) -> Ca
     schedule = tf.keras.optimizers.schedules.ExponentialDecay(learning_rate, max(steps, 1), decay)
     optimizer = tf.keras.optimizers.Adam(schedule)
     optimizer.build(variables)
-    return tf.function(lambda grads: optimizer.apply(grads, variables), jit_compile=True)
+    return tf.function(lambda grads: optimizer.apply(grads, variables), jit_compile=True, autograph=False)
 
 
 def fit_function(
@@ -72,7 +72,7 @@ def fit_function(
     apply = _adam(learning_rate, steps, decay, variables)
     score = _traced_score(model)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def step(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(score(x) - y))
@@ -160,7 +160,7 @@ def critic_separation(
     apply = _adam(learning_rate, steps, decay, variables)
     score = _traced_score(model)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def step(real: tf.Tensor, fake_batch: tf.Tensor, alpha: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         with tf.GradientTape() as tape:
             out = loss.discriminator_loss(score(real), score(fake_batch), real, fake_batch, score, alpha)

@@ -148,7 +148,9 @@ class QuantumCircuitModel(tf.Module):
         self.weights = {key: tf.Variable(value, dtype=self.real_dtype, name=key) for key, value in init.items()}
         self._jit = bool(jit_compile and self.engine.compilable)
         impl = self._forward_impl
-        self._forward = tf.function(impl, jit_compile=True, reduce_retracing=True) if self._jit else impl
+        self._forward = (
+            tf.function(impl, jit_compile=True, reduce_retracing=True, autograph=False) if self._jit else impl
+        )
 
     # ------------------------------------------------------------------ structure
     @property

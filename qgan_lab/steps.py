@@ -19,8 +19,14 @@ from ._compat import release_memory
 
 
 def compile_xla(fn: Callable) -> Callable:
-    """``tf.function(fn, jit_compile=True)`` that returns compiler memory to the OS after tracing."""
-    compiled = tf.function(fn, jit_compile=True)
+    """``tf.function(fn, jit_compile=True)`` that returns compiler memory to the OS after tracing.
+
+    Without AutoGraph (``autograph=False``): the traced code has no Python control flow on
+    tensors (its loops and branches are ``tf.while_loop`` and ``tf.cond``), and AutoGraph's
+    source rewriting took 3-4.5 s of each compilation (fused step: guide 15.3 -> 12.5 s,
+    ``bimodal`` 23.6 -> 19.1 s, ``bimodal_mmd`` 11.3 -> 7.1 s; same graph, 5066 ops).
+    """
+    compiled = tf.function(fn, jit_compile=True, autograph=False)
 
     def call(*args):
         before = compiled.experimental_get_tracing_count()

@@ -207,10 +207,14 @@ class QuantumGANTrainer:
         self.fused = self._fused_step() if fused_step and self.steps.compiled else None
         self._apply_fns = {
             "d": tf.function(
-                lambda grads: self.d_optimizer.apply(grads, discriminator.trainable_variables), jit_compile=True
+                lambda grads: self.d_optimizer.apply(grads, discriminator.trainable_variables),
+                jit_compile=True,
+                autograph=False,
             ),
             "g": tf.function(
-                lambda grads: self.g_optimizer.apply(grads, generator.trainable_variables), jit_compile=True
+                lambda grads: self.g_optimizer.apply(grads, generator.trainable_variables),
+                jit_compile=True,
+                autograph=False,
             ),
         }
 

@@ -216,7 +216,7 @@ def direct_fit(
     optimizer = tf.keras.optimizers.Adam(learning_rate)
     variables = generator.trainable_variables
 
-    @tf.function(jit_compile=generator.engine.compilable)
+    @tf.function(jit_compile=generator.engine.compilable, autograph=False)
     def step(z, target):
         with tf.GradientTape() as tape:
             loss = sliced_wasserstein(generator._forward_impl(z)["output"], target, directions)
