@@ -154,15 +154,14 @@ class FusedStep:
         out.update(g=g_losses, g_ok=g_ok, g_clipped=g_clipped, g_norm=g_norm, g_trace=g_trace)
         return out
 
-    def __call__(self, real: tf.Tensor, zs: tf.Tensor, alphas: list[tf.Tensor]) -> dict[str, Any]:
+    def __call__(self, real: tf.Tensor, zs: tf.Tensor, alphas: tf.Tensor) -> dict[str, Any]:
         """Run the step; returns Python numbers: ``done`` (updates applied, ``n_critic + 1`` when
         all were), per critic update ``d`` (loss dicts), ``d_clipped``, ``d_norm``, and ``g``,
         ``g_clipped``, ``g_norm``, ``g_trace``, plus the step's ``fakes`` and their ``trace``
         (tensors, for the updates the per-update path must redo)."""
         if self.steps.sample_rows is None:  # sample() reuses one compiled size: the step's fakes
             self.steps.sample_rows = int(zs.shape[0])
-        stacked = tf.stack(alphas) if alphas else tf.zeros([0, real.shape[0], 1])
-        out = self._step(real, zs, stacked)
+        out = self._step(real, zs, alphas)
         if not self.usable:  # a None gradient: the trainer keeps the per-update path from now on
             self._step = None  # (frees the compiled program)
         result = {key: out[key] for key in ("fakes", "trace")}
@@ -178,14 +177,14 @@ class FusedStep:
         return result
 
 
-def run_fused_step(trainer: Any, real: tf.Tensor, zs: tf.Tensor, alphas: list[tf.Tensor]):
+def run_fused_step(trainer: Any, real: tf.Tensor, zs: tf.Tensor, alphas: tf.Tensor):
     """One step of ``trainer`` by its :class:`FusedStep`, as the trainer's metrics (one dict per
-    critic update, one for the generator's). The updates the fused step did not apply (a bad
-    loss or gradient) are redone on the trainer's per-update path."""
-    if len(alphas) != trainer.fused.n_critic:
-        raise ValueError(f"alphas: one per critic update ({trainer.fused.n_critic}), got {len(alphas)}")
+    critic update, one for the generator's); ``alphas [n_critic, batch, 1]``. The updates the
+    fused step did not apply (a bad loss or gradient) are redone on the trainer's per-update path."""
+    if alphas.shape[0] != trainer.fused.n_critic:
+        raise ValueError(f"alphas: one row per critic update ({trainer.fused.n_critic}), got {alphas.shape[0]}")
     out = trainer.fused(real, zs, alphas)
-    batch, n_critic, done = real.shape[0], len(alphas), out["done"]
+    batch, n_critic, done = real.shape[0], alphas.shape[0], out["done"]
     trainer.fused.redone += n_critic + 1 - done
     fakes, trace = out["fakes"], out["trace"]
     critic_updates = []
