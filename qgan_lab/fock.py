@@ -386,7 +386,8 @@ def apply_two_mode_last(
 ) -> tuple[tf.Tensor, list[int]]:
     """Apply a dense two-mode gate to ``modes`` of a state whose axes hold the modes in ``order``
     (after the batch axis): the two modes are moved last (one transpose, none if they already
-    are) and the gate is one ``[rows, c^2] x [c^2, c^2]`` product. Returns the state and its
+    are) and the gate is one ``[rows, c^2] x [c^2, c^2]`` product (in real arithmetic,
+    :func:`real_product`, from :data:`REAL_PRODUCT_MIN_ROWS` rows on). Returns the state and its
     new order. (Measured on the guide's 24 beamsplitters: 5-24 % faster than transposing the
     modes back after every gate.)"""
     i, j = (order.index(m) for m in modes)
@@ -399,8 +400,36 @@ def apply_two_mode_last(
         order = [order[k] for k in rest]
     c = state.shape[-1]
     shape = tf.shape(state)
-    flat = tf.matmul(tf.reshape(state, [-1, c * c]), tf.reshape(matrix, [c * c, c * c]), transpose_b=True)
-    return tf.reshape(flat, shape), order
+    flat = tf.reshape(state, [-1, c * c])
+    rows = None if state.shape[0] is None else state.shape[0] * c ** (n_modes - 2)
+    if rows is not None and rows >= REAL_PRODUCT_MIN_ROWS:
+        return tf.reshape(real_product(flat, tf.reshape(matrix, [c * c, c * c])), shape), order
+    return tf.reshape(tf.matmul(flat, tf.reshape(matrix, [c * c, c * c]), transpose_b=True), shape), order
+
+
+#: :func:`apply_two_mode_last` multiplies in real arithmetic from this many rows on (below it,
+#: rearranging the gate costs more than the product: a 2-mode state of batch 1)
+REAL_PRODUCT_MIN_ROWS = 8
+
+
+def real_product(rows: tf.Tensor, matrix: tf.Tensor) -> tf.Tensor:
+    """``rows @ matrix^T`` for complex ``rows [R, n]`` and ``matrix [n, n]``, done as one real
+    ``[R, 2n] x [2n, 2n]`` product on interleaved (re, im) pairs.
+
+    The same multiplications as the complex product, but CPU matrix libraries run real
+    products about twice as fast as complex ones at these sizes (measured with XLA on 2
+    cores: ``[2880, 36] x [36, 36]``, the guide's generator, 124 GFLOP/s complex, 227 real;
+    the guide's training step 19.7 -> 16.3 ms, ``bimodal``'s critic update 6.2 -> 5.5 ms).
+    Splitting real and imaginary parts into four real products instead measured no faster.
+    """
+    n = matrix.shape[-1]
+    re, im = tf.math.real(matrix), tf.math.imag(matrix)
+    # real[(i, a), (j, b)]: a, b index (re, im); the 2x2 block of m is [[re, -im], [im, re]]
+    blocks = tf.stack([tf.stack([re, -im], -1), tf.stack([im, re], -1)], -2)  # [i, j, a, b]
+    real = tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [2 * n, 2 * n])
+    pairs = tf.reshape(tf.stack([tf.math.real(rows), tf.math.imag(rows)], -1), [-1, 2 * n])
+    out = tf.reshape(tf.matmul(pairs, real, transpose_b=True), [-1, n, 2])
+    return tf.complex(out[..., 0], out[..., 1])
 
 
 def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:

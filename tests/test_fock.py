@@ -287,9 +287,12 @@ def test_flop_estimate_counts_fewer_multiplications_for_blocked_gates():
     assert flop_estimate(circuit, 16, "dense") > 2 * flop_estimate(circuit, 16, "blocked")
 
 
-def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum():
+@pytest.mark.parametrize("real_from_rows", [1, 10**9])  # real arithmetic, complex
+def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum(monkeypatch, real_from_rows):
     """apply_two_mode_last moves a gate's modes last and leaves them there; undoing the order
-    at the end gives the plain einsum's state, for shared, per-sample and repeated pairs."""
+    at the end gives the plain einsum's state, for shared, per-sample and repeated pairs, with
+    the products done in real or in complex arithmetic."""
+    monkeypatch.setattr(fock, "REAL_PRODUCT_MIN_ROWS", real_from_rows)
     c, batch = 3, 2
     rng = np.random.default_rng(7)
     state = tf.constant(rng.normal(size=(batch, c, c, c)) + 1j * rng.normal(size=(batch, c, c, c)), tf.complex128)
@@ -302,6 +305,26 @@ def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum():
     assert order != [0, 1, 2]  # the axes were left permuted
     restored = tf.transpose(moved, [0] + [order.index(m) + 1 for m in range(3)])
     assert rel_err(restored, plain) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", [tf.complex64, C128])
+def test_real_product_is_the_complex_product_with_its_gradients(dtype):
+    """real_product (one real product on interleaved (re, im) pairs) gives rows @ matrix^T and
+    the same gradients, with respect to both factors, as the complex matmul."""
+    rng = np.random.default_rng(5)
+    rows = tf.constant(rng.normal(size=(7, 9)) + 1j * rng.normal(size=(7, 9)), dtype)
+    matrix = tf.constant(rng.normal(size=(9, 9)) + 1j * rng.normal(size=(9, 9)), dtype)
+    weights = tf.constant(rng.normal(size=(7, 9)), dtype.real_dtype)
+    results = []
+    for product in (fock.real_product, lambda a, b: tf.matmul(a, b, transpose_b=True)):
+        with tf.GradientTape() as tape:
+            tape.watch([rows, matrix])
+            out = product(rows, matrix)
+            value = tf.reduce_sum(weights * tf.math.real(out) + weights**2 * tf.math.imag(out))
+        results.append((out.numpy(), *(g.numpy() for g in tape.gradient(value, [rows, matrix]))))
+    tol = 1e-5 if dtype == tf.complex64 else 1e-12
+    for real, complex_ in zip(*results):
+        assert rel_err(real, complex_) < tol
 
 
 def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_state(monkeypatch):
