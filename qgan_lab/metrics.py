@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import wasserstein_distance
 
 
 def _as_2d(values: Any, name: str) -> np.ndarray:
@@ -20,12 +19,24 @@ def _as_2d(values: Any, name: str) -> np.ndarray:
     return array
 
 
+def wasserstein_1d(u: np.ndarray, v: np.ndarray) -> float:
+    """Wasserstein-1 distance of two 1-D samples: the area between their empirical CDFs,
+    ``sum |F_u(t) - F_v(t)| dt`` over the sorted pooled values (what ``scipy.stats.
+    wasserstein_distance`` computes; tested equal. Numpy only: ``scipy.stats`` costs 54 MiB
+    of memory when imported, and the trainer computes this every epoch)."""
+    u, v = np.sort(u), np.sort(v)
+    pooled = np.sort(np.concatenate([u, v]))
+    cdf_u = np.searchsorted(u, pooled[:-1], side="right") / u.size
+    cdf_v = np.searchsorted(v, pooled[:-1], side="right") / v.size
+    return float(np.sum(np.abs(cdf_u - cdf_v) * np.diff(pooled)))
+
+
 def wasserstein_per_feature(real: Any, generated: Any) -> np.ndarray:
-    """1-D Wasserstein-1 distance between the marginals of each feature (``scipy.stats``)."""
+    """1-D Wasserstein-1 distance between the marginals of each feature (:func:`wasserstein_1d`)."""
     real, generated = _as_2d(real, "real"), _as_2d(generated, "generated")
     if real.shape[1] != generated.shape[1]:
         raise ValueError(f"real has {real.shape[1]} features, generated {generated.shape[1]}")
-    return np.array([wasserstein_distance(real[:, j], generated[:, j]) for j in range(real.shape[1])])
+    return np.array([wasserstein_1d(real[:, j], generated[:, j]) for j in range(real.shape[1])])
 
 
 def mode_coverage(samples: Any, centers: Any) -> np.ndarray:
