@@ -443,6 +443,25 @@ def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:
     return batch is not None and cutoff ** (4 - n_modes) < batch
 
 
+def paired_start(circuit: CVCircuit) -> set[int]:
+    """Indices of the gates :class:`FockEngine` applies to two-mode states: with 3 or more modes,
+    the first beamsplitters (shared, not per sample) that each meet two modes no beamsplitter
+    has touched, until the first that does not. The guide's 4-mode mesh starts with (0, 1) and
+    (2, 3): 2 of its 24 beamsplitters cost ``B c^4`` instead of ``B c^6`` each."""
+    if circuit.n_modes < 3:
+        return set()
+    paired, touched = set(), set()
+    for index, gate in enumerate(circuit.gates()):
+        if len(gate.modes) != 2:
+            continue
+        shared = all(ref.source != "x" for ref in gate.params)
+        if not shared or touched.intersection(gate.modes):
+            break
+        paired.add(index)
+        touched.update(gate.modes)
+    return paired
+
+
 def product_state(vectors: list[tf.Tensor], batch_size) -> tf.Tensor:
     """Outer product of per-mode vectors (each ``[c]`` or ``[B, c]``) as ``[B, c, ..., c]``."""
     state = None
@@ -603,8 +622,8 @@ class FockEngine:
         """
         dtype = tf.as_dtype(dtype)
         if inputs is not None:
-            batch = tf.shape(inputs)[0]
             static_batch = inputs.shape[0]
+            batch = tf.shape(inputs)[0] if static_batch is None else static_batch
         else:
             batch = static_batch = batch_size or 1
         if static_batch is not None:
@@ -618,6 +637,9 @@ class FockEngine:
         # The state's axes stay in the order the last beamsplitter left them (its two modes
         # last): one transpose per beamsplitter instead of two. order[k] = the mode on axis k+1.
         order = list(range(circuit.n_modes))
+        # the first beamsplitters on modes no other has touched act on two-mode states
+        pairs: dict[tuple[int, int], tf.Tensor] = {}
+        paired = paired_start(circuit) if self.two_mode == "dense" else set()
 
         def flush(mode: int) -> None:
             nonlocal state
@@ -631,10 +653,15 @@ class FockEngine:
                     continue  # folded into the mode's last two-mode gate
                 pending[mode] = matrix if mode not in pending else tf.matmul(matrix, pending[mode])
                 continue
-            if state is None:
-                state = self._initial_state(circuit, pending, batch, dtype)
+            if index in paired:  # the gates pending on its modes make the pair's initial state
+                pair = self._initial_state(circuit, pending, batch, dtype, gate.modes)
+            elif state is None:
+                state, order = self._initial_state(circuit, pending, batch, dtype, pairs=pairs)
             if fold and len(matrix.shape) == 4:
                 matrix = self._fold(matrix, gate.modes, pending, tails, index)
+            if index in paired:
+                pairs[gate.modes] = apply_two_mode_last(pair, matrix, list(gate.modes), gate.modes)[0]
+                continue
             for mode in gate.modes:
                 flush(mode)
             if self.two_mode == "blocked":
@@ -642,7 +669,7 @@ class FockEngine:
             else:
                 state, order = apply_two_mode_last(state, matrix, order, gate.modes)
         if state is None:
-            return self._initial_state(circuit, pending, batch, dtype)
+            state, order = self._initial_state(circuit, pending, batch, dtype, pairs=pairs)
         for mode in sorted(pending):
             flush(mode)
         if order != sorted(order):
@@ -686,28 +713,45 @@ class FockEngine:
         return matrix
 
     @staticmethod
-    def _initial_state(circuit, pending, batch, dtype) -> tf.Tensor:
-        """Vacuum through the pending single-mode gates: column 0 of each mode's matrix."""
+    def _initial_state(circuit, pending, batch, dtype, modes=None, pairs=None):
+        """Vacuum through the pending single-mode gates (column 0 of each mode's matrix), as a
+        product state: of ``modes`` only (``[B, c, c]``), or of all modes with the two-mode
+        states ``pairs`` made so far, returned with its axes' ``order``."""
         vacuum = tf.one_hot(0, circuit.cutoff_dim, dtype=dtype)
-        vectors = [pending.pop(m)[..., :, 0] if m in pending else vacuum for m in range(circuit.n_modes)]
-        return product_state(vectors, batch)
+        if modes is not None:
+            return product_state([pending.pop(m)[..., :, 0] if m in pending else vacuum for m in modes], batch)
+        pairs = pairs or {}
+        order = [m for m in range(circuit.n_modes) if not any(m in pair for pair in pairs)]
+        vectors = [pending.pop(m)[..., :, 0] if m in pending else vacuum for m in order]
+        factors = [product_state(vectors, batch)] if vectors else []
+        for pair, two_mode_state in pairs.items():
+            factors.append(two_mode_state)
+            order += list(pair)
+        state = factors[0]
+        for factor in factors[1:]:
+            flat = tf.reshape(state, [batch, -1, 1]) * tf.reshape(factor, [batch, 1, -1])
+            state = tf.reshape(flat, tf.concat([[batch], [circuit.cutoff_dim] * circuit.n_modes], 0))
+        return state, order
 
 
 def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") -> float:
     """Real floating-point operations of one forward pass of ``circuit`` on this engine.
 
     Counts the state updates only (the dominant cost): per group of ``c^2`` two-mode
-    amplitudes a dense beamsplitter does ``c^4`` complex multiply-adds, a blocked one
-    ``(2c-1) c^2``; a single-mode gate applied to the state ``c`` per amplitude (with dense
-    beamsplitters, where :func:`folds_gates`, only per-sample gates after the first beamsplitter
-    are: the others are folded into beamsplitter matrices); a complex multiply-add is 8 real
-    flops. A training step (forward plus backward) costs about 3x this.
+    amplitudes a dense beamsplitter does ``c^4`` complex multiply-adds (one on a two-mode
+    state of :func:`paired_start`: ``c^4`` per sample), a blocked one ``(2c-1) c^2``; a
+    single-mode gate applied to the state ``c`` per amplitude (with dense beamsplitters, where
+    :func:`folds_gates`, only per-sample gates after the first beamsplitter are: the others are
+    folded into beamsplitter matrices); a complex multiply-add is 8 real flops. A training step
+    (forward plus backward) costs about 3x this.
     """
     c, n = circuit.cutoff_dim, circuit.n_modes
     amplitudes_rest = batch_size * c ** (n - 2) if n >= 2 else batch_size
     per_group = (2 * c - 1) * c * c if two_mode == "blocked" else c**4
     gates = circuit.gates()
-    bs_macs = sum(len(g.modes) == 2 for g in gates) * amplitudes_rest * per_group
+    paired = len(paired_start(circuit)) if two_mode == "dense" else 0  # on two-mode states
+    bs_macs = (sum(len(g.modes) == 2 for g in gates) - paired) * amplitudes_rest * per_group
+    bs_macs += paired * batch_size * per_group
     if two_mode == "blocked" or not folds_gates(c, n, batch_size):  # 2 groups per mode and layer
         passes = 2 * n * circuit.layers
     else:  # shared gates folded into beamsplitters: per-sample ones after the first beamsplitter

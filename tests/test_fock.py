@@ -377,6 +377,51 @@ def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_st
     assert len(passes) > 0
 
 
+def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():
+    """paired_start picks the first shared beamsplitters that meet untouched modes (the guide's
+    (0, 1) and (2, 3)); the dense engine applies them to two-mode states and gives the blocked
+    engine's ket and gradients (which pairs nothing): with gates pending on paired modes, a
+    per-sample beamsplitter, and a circuit that ends before the whole state is built."""
+    guide = CVCircuit(4, 2, 4, n_inputs=4)
+    first = [k for k, g in enumerate(guide.gates()) if len(g.modes) == 2][:3]
+    assert fock.paired_start(guide) == set(first[:2])
+    assert [guide.gates()[k].modes for k in first[:2]] == [(0, 1), (2, 3)]
+    assert fock.paired_start(CVCircuit(2, 1, 4)) == set()  # two modes: the pair is the state
+    x0 = ParamRef("x", index=0)
+    circuits = {
+        "pending and per-sample": (
+            GateSpec("D", (0,), (x0, w(0))),
+            GateSpec("BS", (0, 1), (w(1), w(2))),  # paired
+            GateSpec("S", (1,), (w(3), w(4))),  # pending on a paired mode
+            GateSpec("D", (3,), (x0, w(5))),
+            GateSpec("BS", (2, 3), (w(6), w(7))),  # paired
+            GateSpec("BS", (1, 2), (x0, w(8))),  # per sample: builds the state
+            GateSpec("BS", (0, 3), (w(9), w(10))),
+        ),
+        "pairs only": (
+            GateSpec("S", (0,), (w(0), w(1))),
+            GateSpec("BS", (0, 1), (w(2), w(3))),
+            GateSpec("D", (2,), (x0, w(4))),
+            GateSpec("BS", (2, 3), (w(5), w(6))),
+            GateSpec("K", (1,), (w(7),)),
+        ),
+    }
+    inputs = tf.constant([[0.3], [-0.8], [1.2]], dtype=tf.float64)
+    for gates in circuits.values():
+        circuit = GateList(4, 3, gates)
+        assert len(fock.paired_start(circuit)) == 2
+        params = tf.Variable(np.random.default_rng(4).uniform(-0.7, 0.7, 11))
+        results = []
+        for engine in (FockEngine(), FockEngine(two_mode="blocked")):
+            with tf.GradientTape() as tape:
+                ket = engine.ket(circuit, {"g": params}, inputs, C128)
+                flat, ramp = tf.reshape(ket, [3, 81]), tf.range(81, dtype=tf.float64)
+                value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
+            results.append((ket.numpy(), tape.gradient(value, params).numpy()))
+        (ket_a, grad_a), (ket_b, grad_b) = results
+        assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10
+
+
 @pytest.mark.parametrize("cutoff", [4, 13])  # the polynomial and the recurrence
 def test_beamsplitter_parameters_broadcast_against_each_other(cutoff):
     thetas, phis = [0.3, -0.7], [0.2, 1.1]
