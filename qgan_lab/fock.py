@@ -729,9 +729,8 @@ class FockEngine:
             order += list(pair)
         state = factors[0]
         for factor in factors[1:]:
-            flat = tf.reshape(state, [batch, -1, 1]) * tf.reshape(factor, [batch, 1, -1])
-            state = tf.reshape(flat, tf.concat([[batch], [circuit.cutoff_dim] * circuit.n_modes], 0))
-        return state, order
+            state = tf.reshape(tf.reshape(state, [batch, -1, 1]) * tf.reshape(factor, [batch, 1, -1]), [batch, -1])
+        return tf.reshape(state, tf.concat([[batch], [circuit.cutoff_dim] * circuit.n_modes], 0)), order
 
 
 def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") -> float:

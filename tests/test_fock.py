@@ -406,6 +406,12 @@ def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():
             GateSpec("K", (1,), (w(7),)),
         ),
     }
+    five = CVCircuit(5, 1, 3, n_inputs=2)  # a mode left over beside the two pairs
+    assert len(fock.paired_start(five)) == 2
+    weights = {k: tf.constant(v) for k, v in five.init_weights(2, 0.4, 0.2).items()}
+    z = tf.constant(np.random.default_rng(6).normal(size=(2, 2)))
+    kets = [engine.ket(five, weights, z, C128).numpy() for engine in (FockEngine(), FockEngine(two_mode="blocked"))]
+    assert kets[0].shape == (2, 3, 3, 3, 3, 3) and np.max(np.abs(kets[0] - kets[1])) < 1e-12
     inputs = tf.constant([[0.3], [-0.8], [1.2]], dtype=tf.float64)
     for gates in circuits.values():
         circuit = GateList(4, 3, gates)
