@@ -54,12 +54,16 @@ def test_dashboard_redraws_one_image_widget_in_place():
 
     history = {"g_loss": [], "d_loss": [], "g_gradients": [], "d_gradients": [], "w_distance": []}
     rng = np.random.default_rng(0)
+    sampled = []
     trainer = SimpleNamespace(
         metrics_history=history,
         _plot_z=None,
-        steps=SimpleNamespace(sample=lambda z: SimpleNamespace(numpy=lambda: rng.normal(size=(50, 2)))),
+        steps=SimpleNamespace(
+            sample=lambda z: sampled.append(1) or SimpleNamespace(numpy=lambda: rng.normal(size=(50, 2)))
+        ),
         generator=SimpleNamespace(trainable_variables=[0] * 4),
         discriminator=SimpleNamespace(trainable_variables=[0] * 3),
+        epoch_samples=(2, rng.normal(size=(50, 2))),  # the trainer's validation samples of epoch 2
     )
     dashboard = Dashboard(trainer, rng.normal(size=(50, 2)), live=True, output_dir=None)
     pngs = []
@@ -71,6 +75,7 @@ def test_dashboard_redraws_one_image_widget_in_place():
     dashboard.close()
     assert isinstance(dashboard.image, ipywidgets.Image) and dashboard.handle is None
     assert pngs[0][:8] == b"\x89PNG\r\n\x1a\n" and pngs[0] != pngs[1]
+    assert len(sampled) == 1  # epoch 1 sampled; epoch 2 drew the samples the trainer kept
 
 
 def test_cli_progress_bars_only_on_a_terminal(monkeypatch):
