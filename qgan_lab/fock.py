@@ -603,7 +603,7 @@ class FockEngine:
             built = GATE_MATRICES[name](*columns, circuit.cutoff_dim, dtype)
             if name == "BS" and self.two_mode == "blocked":
                 built = blocked_beamsplitter(built, circuit.cutoff_dim)
-            for slot, matrix in zip(members, tf.unstack(built)):
+            for slot, matrix in zip(members, tf.unstack(built, num=len(members))):
                 matrices[slot] = matrix
         return matrices
 

@@ -398,7 +398,8 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
         return {**super().architecture(), "reupload": self.reupload}
 
     def _forward_impl(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-        if self.readout == "mean":  # (no zero-argument super(): autograph mis-converts it)
+        if self.readout == "mean":  # (no zero-argument super(): AutoGraph, which a user's own
+            # tf.function applies, mis-converts it; the package's tf.functions run without it)
             return QuantumCircuitModel._forward_impl(self, inputs)
         ket = self.ket(inputs)
         table = readout_table(self.readout, self.weights["readout_weights"], self.cutoff_dim)

@@ -549,6 +549,7 @@ class QuantumGANTrainer:
 
     def _run_epoch(self, data_generator, epochs, steps_per_epoch, latent_dim, epoch, validation, progress) -> None:
         began = time.perf_counter()
+        self.epoch_samples = None  # (after a restore, kept samples may be of other weights)
         self.set_learning_rates(epoch, epochs)
         bar = progress_bar(steps_per_epoch, f"epoch {epoch}/{epochs}") if progress else None
         logs = self.train_epoch(data_generator, steps_per_epoch, latent_dim, epoch, bar)

@@ -426,6 +426,13 @@ def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():
             results.append((ket.numpy(), tape.gradient(value, params).numpy()))
         (ket_a, grad_a), (ket_b, grad_b) = results
         assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10
+        # a batch unknown when traced: pairs without folding (folds_gates needs the batch size)
+        traced = tf.function(
+            lambda x, circuit=circuit, params=params: FockEngine().ket(circuit, {"g": params}, x, C128),
+            input_signature=[tf.TensorSpec([None, 1], tf.float64)],
+            autograph=False,
+        )
+        assert np.max(np.abs(traced(inputs).numpy() - ket_b)) < 1e-12
 
 
 @pytest.mark.parametrize("cutoff", [4, 13])  # the polynomial and the recurrence
