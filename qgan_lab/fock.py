@@ -400,11 +400,11 @@ def apply_two_mode_last(
         order = [order[k] for k in rest]
     c = state.shape[-1]
     shape = tf.shape(state)
-    flat = tf.reshape(state, [-1, c * c])
+    flat, square = tf.reshape(state, [-1, c * c]), tf.reshape(matrix, [c * c, c * c])
     rows = None if state.shape[0] is None else state.shape[0] * c ** (n_modes - 2)
     if rows is not None and rows >= REAL_PRODUCT_MIN_ROWS:
-        return tf.reshape(real_product(flat, tf.reshape(matrix, [c * c, c * c])), shape), order
-    return tf.reshape(tf.matmul(flat, tf.reshape(matrix, [c * c, c * c]), transpose_b=True), shape), order
+        return tf.reshape(real_product(flat, square), shape), order
+    return tf.reshape(tf.matmul(flat, square, transpose_b=True), shape), order
 
 
 #: :func:`apply_two_mode_last` multiplies in real arithmetic from this many rows on: the guide's
@@ -422,8 +422,8 @@ def real_product(rows: tf.Tensor, matrix: tf.Tensor) -> tf.Tensor:
     The same multiplications as the complex product, but CPU matrix libraries run real
     products about twice as fast as complex ones at these sizes (measured with XLA on 2
     cores: ``[2880, 36] x [36, 36]``, the guide's generator, 124 GFLOP/s complex, 227 real;
-    the guide's training step 19.7 -> 16.3 ms, ``bimodal``'s critic update 6.2 -> 5.5 ms).
-    Splitting real and imaginary parts into four real products instead measured no faster.
+    the guide's training step 19.7 -> 16.3 ms). Splitting real and imaginary parts into four
+    real products instead measured no faster.
     """
     n = matrix.shape[-1]
     re, im = tf.math.real(matrix), tf.math.imag(matrix)
@@ -654,9 +654,9 @@ class FockEngine:
                 pending[mode] = matrix if mode not in pending else tf.matmul(matrix, pending[mode])
                 continue
             if index in paired:  # the gates pending on its modes make the pair's initial state
-                pair = self._initial_state(circuit, pending, batch, dtype, gate.modes)
+                pair = product_state(self._initial_vectors(circuit, pending, gate.modes, dtype), batch)
             elif state is None:
-                state, order = self._initial_state(circuit, pending, batch, dtype, pairs=pairs)
+                state, order = self._initial_state(circuit, pending, batch, dtype, pairs)
             if fold and len(matrix.shape) == 4:
                 matrix = self._fold(matrix, gate.modes, pending, tails, index)
             if index in paired:
@@ -669,7 +669,7 @@ class FockEngine:
             else:
                 state, order = apply_two_mode_last(state, matrix, order, gate.modes)
         if state is None:
-            state, order = self._initial_state(circuit, pending, batch, dtype, pairs=pairs)
+            state, order = self._initial_state(circuit, pending, batch, dtype, pairs)
         for mode in sorted(pending):
             flush(mode)
         if order != sorted(order):
@@ -713,16 +713,18 @@ class FockEngine:
         return matrix
 
     @staticmethod
-    def _initial_state(circuit, pending, batch, dtype, modes=None, pairs=None):
-        """Vacuum through the pending single-mode gates (column 0 of each mode's matrix), as a
-        product state: of ``modes`` only (``[B, c, c]``), or of all modes with the two-mode
-        states ``pairs`` made so far, returned with its axes' ``order``."""
+    def _initial_vectors(circuit, pending, modes, dtype) -> list[tf.Tensor]:
+        """Vacuum through the gates pending on each of ``modes`` (column 0 of its matrix)."""
         vacuum = tf.one_hot(0, circuit.cutoff_dim, dtype=dtype)
-        if modes is not None:
-            return product_state([pending.pop(m)[..., :, 0] if m in pending else vacuum for m in modes], batch)
-        pairs = pairs or {}
+        return [pending.pop(m)[..., :, 0] if m in pending else vacuum for m in modes]
+
+    @staticmethod
+    def _initial_state(circuit, pending, batch, dtype, pairs) -> tuple[tf.Tensor, list[int]]:
+        """The whole state before its first full beamsplitter: the modes in no pair as a product
+        state (:meth:`_initial_vectors`) times the two-mode states ``pairs`` made so far; returns
+        it with its axes' ``order``."""
         order = [m for m in range(circuit.n_modes) if not any(m in pair for pair in pairs)]
-        vectors = [pending.pop(m)[..., :, 0] if m in pending else vacuum for m in order]
+        vectors = FockEngine._initial_vectors(circuit, pending, order, dtype)
         factors = [product_state(vectors, batch)] if vectors else []
         for pair, two_mode_state in pairs.items():
             factors.append(two_mode_state)

@@ -327,6 +327,23 @@ def test_real_product_is_the_complex_product_with_its_gradients(dtype):
         assert rel_err(real, complex_) < tol
 
 
+def assert_dense_matches_blocked(circuit, params, inputs) -> np.ndarray:
+    """The dense engine (folds, pairs, real products) gives the blocked engine's ket (which
+    does none of these) and the same gradient of a phase-sensitive function of it, with respect
+    to the weights ``{"g": params}``; returns the blocked engine's ket."""
+    results = []
+    for engine in (FockEngine(), FockEngine(two_mode="blocked")):
+        with tf.GradientTape() as tape:
+            ket = engine.ket(circuit, {"g": params}, inputs, C128)
+            flat = tf.reshape(ket, [inputs.shape[0], -1])
+            ramp = tf.range(flat.shape[1], dtype=tf.float64)
+            value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
+        results.append((ket.numpy(), tape.gradient(value, params).numpy()))
+    (ket_a, grad_a), (ket_b, grad_b) = results
+    assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10
+    return ket_b
+
+
 def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_state(monkeypatch):
     """Dense beamsplitters absorb the shared single-mode gates before them and, after a mode's
     last beamsplitter, the ones after it; per-sample gates (and gates around per-sample
@@ -357,15 +374,7 @@ def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_st
     circuit = GateList(3, 4, gates)
     params = tf.Variable(np.random.default_rng(2).uniform(-0.6, 0.6, 14))
     inputs = tf.constant([[0.3], [-0.8], [0.1], [1.2], [-0.4]], dtype=tf.float64)  # 5 > c^(4-M): folded
-    results = []
-    for engine in (FockEngine(), FockEngine(two_mode="blocked")):
-        with tf.GradientTape() as tape:
-            ket = engine.ket(circuit, {"g": params}, inputs, C128)
-            flat, ramp = tf.reshape(ket, [5, 64]), tf.range(64, dtype=tf.float64)
-            value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
-        results.append((ket.numpy(), tape.gradient(value, params).numpy()))
-    (ket_a, grad_a), (ket_b, grad_b) = results
-    assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10
+    assert_dense_matches_blocked(circuit, params, inputs)
     # where a pass over the state is cheaper than a fold (2 modes, batch 3 <= c^2), nothing folds
     passes.clear()
     FockEngine().ket(
@@ -417,15 +426,7 @@ def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():
         circuit = GateList(4, 3, gates)
         assert len(fock.paired_start(circuit)) == 2
         params = tf.Variable(np.random.default_rng(4).uniform(-0.7, 0.7, 11))
-        results = []
-        for engine in (FockEngine(), FockEngine(two_mode="blocked")):
-            with tf.GradientTape() as tape:
-                ket = engine.ket(circuit, {"g": params}, inputs, C128)
-                flat, ramp = tf.reshape(ket, [3, 81]), tf.range(81, dtype=tf.float64)
-                value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
-            results.append((ket.numpy(), tape.gradient(value, params).numpy()))
-        (ket_a, grad_a), (ket_b, grad_b) = results
-        assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10
+        ket_b = assert_dense_matches_blocked(circuit, params, inputs)
         # a batch unknown when traced: pairs without folding (folds_gates needs the batch size)
         traced = tf.function(
             lambda x, circuit=circuit, params=params: FockEngine().ket(circuit, {"g": params}, x, C128),
