@@ -86,6 +86,42 @@ def _powers(x: tf.Tensor, count: int) -> tf.Tensor:
     return tf.stack(out[:count], axis=-1)
 
 
+def _gather_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nonzeros of each column of ``table [n, m]`` as ``(index [m, k], value [m, k])``, padded
+    with index 0 and value 0 to the longest column's count ``k``."""
+    rows = [np.flatnonzero(table[:, j]) for j in range(table.shape[1])]
+    width = max(1, max(len(r) for r in rows))
+    index = np.zeros((table.shape[1], width), np.int32)
+    value = np.zeros((table.shape[1], width))
+    for j, r in enumerate(rows):
+        index[j, : len(r)], value[j, : len(r)] = r, table[r, j]
+    return index, value
+
+
+def _sparse_product(table: np.ndarray):
+    """``(apply, adjoint)``: ``x [..., n] -> x @ table`` and ``g [..., m] -> g @ table^T`` for a
+    sparse constant ``table [n, m]``, each the other's gradient (so gradients of any order stay
+    sparse), computed from the nonzeros by a gather and a short sum. The gate tables are
+    sparse: the guide's beamsplitter table ``[121, 146]`` is 1.7 % nonzero, the ladder tables
+    hold one term per entry. As dense products, XLA's CPU ran them at 100 us a call inside the
+    training step (the guide's step 14.8 -> 12.3 ms, ``bimodal``'s 20.3 -> 17.9 ms, measured
+    alternating in one process)."""
+    forward, backward = _gather_rows(table), _gather_rows(table.T)
+
+    def product(x, index, value):
+        return tf.reduce_sum(tf.gather(x, index, axis=-1) * tf.constant(value, x.dtype), axis=-1)
+
+    @tf.custom_gradient
+    def apply(x):
+        return product(x, *forward), adjoint
+
+    @tf.custom_gradient
+    def adjoint(g):
+        return product(g, *backward), apply
+
+    return apply, adjoint
+
+
 @functools.cache
 def _ladder_table(cutoff: int, step: int) -> np.ndarray:
     """``T[j, m, k] = sqrt(m!/k!) / j!`` where ``m - k = step * j`` (else 0), so that
@@ -103,8 +139,16 @@ def _ladder_table(cutoff: int, step: int) -> np.ndarray:
 
 def _raising_exponential(x: tf.Tensor, cutoff: int, step: int) -> tf.Tensor:
     """``<m|exp(x a^dagger^step)|k>`` for complex ``x [...]``, ``[..., c, c]`` (lower triangular)."""
+    terms = _ladder_table(cutoff, step).shape[0]
+    flat = _ladder_product(cutoff, step)[0](_powers(x, terms))
+    return tf.reshape(flat, tf.concat([tf.shape(x), [cutoff, cutoff]], 0))
+
+
+@functools.cache
+def _ladder_product(cutoff: int, step: int):
+    """:func:`_sparse_product` of the ladder table as ``[terms, c^2]`` (one term per entry)."""
     table = _ladder_table(cutoff, step)
-    return tf.einsum("...j,jmk->...mk", _powers(x, table.shape[0]), tf.constant(table, x.dtype))
+    return _sparse_product(table.reshape(table.shape[0], -1))
 
 
 def displacement_matrix(r, phi, cutoff: int, dtype: tf.DType = tf.complex64) -> tf.Tensor:
@@ -187,10 +231,16 @@ def _beamsplitter_polynomial(theta: tf.Tensor, phi: tf.Tensor, cutoff: int, dtyp
     lead = tf.shape(theta)
     monomials = _powers(tf.cos(theta), size)[..., :, None] * _powers(tf.sin(theta), size)[..., None, :]
     monomials = tf.reshape(monomials, tf.concat([lead, [size * size]], 0))
-    values = _real_to_complex(tf.einsum("...a,ae->...e", monomials, tf.constant(coef, theta.dtype)), dtype)
+    values = _real_to_complex(_beamsplitter_product(cutoff)[0](monomials), dtype)
     angles = phi[..., None] * tf.constant(phase_index - (cutoff - 1), phi.dtype)  # phi (p - m)
     values = values * tf.exp(_complex(tf.zeros_like(angles), angles, dtype))
     return tf.reshape(_placer(cutoff)[0](values), tf.concat([lead, [cutoff] * 4], 0))
+
+
+@functools.cache
+def _beamsplitter_product(cutoff: int):
+    """:func:`_sparse_product` of the beamsplitter's coefficient table (``monomials @ coef``)."""
+    return _sparse_product(_beamsplitter_tables(cutoff)[0])
 
 
 @functools.cache
@@ -386,53 +436,94 @@ def apply_two_mode_last(
 ) -> tuple[tf.Tensor, list[int]]:
     """Apply a dense two-mode gate to ``modes`` of a state whose axes hold the modes in ``order``
     (after the batch axis): the two modes are moved last (one transpose, none if they already
-    are) and the gate is one ``[rows, c^2] x [c^2, c^2]`` product (in real arithmetic,
-    :func:`real_product`, from :data:`REAL_PRODUCT_MIN_ROWS` rows on). Returns the state and its
-    new order. (Measured on the guide's 24 beamsplitters: 5-24 % faster than transposing the
-    modes back after every gate.)"""
+    are; the two keep their relative order, the gate's modes are swapped instead) and the gate
+    is one ``[rows, c^2] x [c^2, c^2]`` product. Returns the state and its new order. (Measured
+    on the guide's 24 beamsplitters: 5-24 % faster than transposing the modes back after every
+    gate.) A state in real form (:func:`to_real`, a trailing (re, im) axis) is multiplied by the
+    gate's :func:`real_matrix`: one real ``[rows, 2c^2] x [2c^2, 2c^2]`` product."""
     i, j = (order.index(m) for m in modes)
     if len(matrix.shape) == 5:  # a gate per sample: the plain einsum, axes unchanged
         return apply_two_mode_dense(state, matrix, (i, j)), order
+    if i > j:  # keep the two axes in their order: swap the gate's modes instead
+        i, j, matrix = j, i, tf.transpose(matrix, [1, 0, 3, 2])
     n_modes = len(order)
+    real = state.dtype.is_floating  # in real form: a trailing (re, im) axis
     if (i, j) != (n_modes - 2, n_modes - 1):
         rest = [k for k in range(n_modes) if k not in (i, j)] + [i, j]
-        state = tf.transpose(state, [0] + [k + 1 for k in rest])
+        state = _transpose(state, [0] + [k + 1 for k in rest], real)
         order = [order[k] for k in rest]
-    c = state.shape[-1]
+    c = matrix.shape[0]
+    square = tf.reshape(matrix, [c * c, c * c])
+    if real:
+        square = real_matrix(square)
     shape = tf.shape(state)
-    flat, square = tf.reshape(state, [-1, c * c]), tf.reshape(matrix, [c * c, c * c])
-    rows = None if state.shape[0] is None else state.shape[0] * c ** (n_modes - 2)
-    if rows is not None and rows >= REAL_PRODUCT_MIN_ROWS:
-        return tf.reshape(real_product(flat, square), shape), order
+    flat = tf.reshape(state, [-1, square.shape[0]])
     return tf.reshape(tf.matmul(flat, square, transpose_b=True), shape), order
 
 
-#: :func:`apply_two_mode_last` multiplies in real arithmetic from this many rows on: the guide's
-#: generator (576 rows and more). Below, the gain is small and costs memory: ``bimodal``'s critic
-#: (32-64 rows) ran 8-12 % faster in real arithmetic but compiled with 34 MiB more peak memory,
-#: at the edge of the 1.5 GB target; a 2-mode state of batch 1 ran slower (rearranging the gate
-#: costs more than its product)
+def _transpose(state: tf.Tensor, perm: list[int], real: bool) -> tf.Tensor:
+    """``tf.transpose(state, perm)``; a state in real form keeps its (re, im) axis last. XLA's
+    CPU copies ``[B, X, Y, 2] -> [B, Y, X, 2]`` (a rotation of the mode axes) at a third of its
+    usual speed; moving the (re, im) axis first and stacking the two planes back is as fast as
+    the other transposes (measured: 7.4 against 14.7 us at the guide's size)."""
+    if not real:
+        return tf.transpose(state, perm)
+    start = next(k for k, axis in enumerate(perm) if axis != k)  # axes before it stay
+    axes = list(range(start, len(perm)))
+    if not any(perm[start:] == axes[k:] + axes[:k] for k in range(1, len(axes))):
+        return tf.transpose(state, perm + [len(perm)])
+    return tf.stack(tf.unstack(tf.transpose(state, [len(perm)] + perm)), -1)
+
+
+#: :meth:`FockEngine.ket` keeps the state in real form (:func:`to_real`) through its shared
+#: beamsplitters from this many rows of ``c^2`` amplitudes on (the guide's generator: 576 rows
+#: and more). The state is converted once, not at every gate (measured on the guide's generator
+#: step: 4.6 -> 4.3 ms, with the faster transposes of :func:`_transpose` 3.6 ms). Below, the
+#: gain is small and costs memory: ``bimodal``'s critic (32-64 rows) ran 8-12 % faster with real
+#: products but compiled with 34 MiB more peak memory, at the edge of the 1.5 GB target; a
+#: 2-mode state of batch 1 ran slower (rearranging the gate costs more than its product)
 REAL_PRODUCT_MIN_ROWS = 128
 
 
-def real_product(rows: tf.Tensor, matrix: tf.Tensor) -> tf.Tensor:
-    """``rows @ matrix^T`` for complex ``rows [R, n]`` and ``matrix [n, n]``, done as one real
-    ``[R, 2n] x [2n, 2n]`` product on interleaved (re, im) pairs.
+def to_real(state: tf.Tensor) -> tf.Tensor:
+    """A complex state ``[..., n]`` as real ``[..., n, 2]`` (re, im) pairs."""
+    return tf.stack([tf.math.real(state), tf.math.imag(state)], -1)
+
+
+def to_complex(state: tf.Tensor) -> tf.Tensor:
+    """Inverse of :func:`to_real`."""
+    return tf.complex(state[..., 0], state[..., 1])
+
+
+def product_form(state: tf.Tensor, matrix: tf.Tensor, n_modes: int, batch: int | None) -> tf.Tensor:
+    """``state`` (``n_modes`` modes, complex or in real form) in the form
+    :func:`apply_two_mode_last` multiplies by ``matrix`` fastest: real for a shared gate from
+    :data:`REAL_PRODUCT_MIN_ROWS` rows on (with the batch size known when traced), else complex."""
+    rows = None if batch is None else batch * matrix.shape[-1] ** (n_modes - 2)
+    if len(matrix.shape) == 5 or rows is None or rows < REAL_PRODUCT_MIN_ROWS:
+        return complex_form(state)
+    return state if state.dtype.is_floating else to_real(state)
+
+
+def complex_form(state: tf.Tensor) -> tf.Tensor:
+    """``state`` as a complex tensor, whichever form it is in."""
+    return to_complex(state) if state.dtype.is_floating else state
+
+
+def real_matrix(matrix: tf.Tensor) -> tf.Tensor:
+    """The real ``[2n, 2n]`` matrix that acts on interleaved (re, im) pairs as the complex
+    ``matrix [n, n]`` acts on complex vectors: ``real[(i, a), (j, b)]`` is the 2x2 block
+    ``[[re, -im], [im, re]]`` of ``matrix[i, j]``.
 
     The same multiplications as the complex product, but CPU matrix libraries run real
     products about twice as fast as complex ones at these sizes (measured with XLA on 2
-    cores: ``[2880, 36] x [36, 36]``, the guide's generator, 124 GFLOP/s complex, 227 real;
-    the guide's training step 19.7 -> 16.3 ms). Splitting real and imaginary parts into four
-    real products instead measured no faster.
+    cores: ``[2880, 36] x [36, 36]``, the guide's generator, 124 GFLOP/s complex, 227 real).
+    Splitting real and imaginary parts into four real products instead measured no faster.
     """
     n = matrix.shape[-1]
     re, im = tf.math.real(matrix), tf.math.imag(matrix)
-    # real[(i, a), (j, b)]: a, b index (re, im); the 2x2 block of m is [[re, -im], [im, re]]
     blocks = tf.stack([tf.stack([re, -im], -1), tf.stack([im, re], -1)], -2)  # [i, j, a, b]
-    real = tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [2 * n, 2 * n])
-    pairs = tf.reshape(tf.stack([tf.math.real(rows), tf.math.imag(rows)], -1), [-1, 2 * n])
-    out = tf.reshape(tf.matmul(pairs, real, transpose_b=True), [-1, n, 2])
-    return tf.complex(out[..., 0], out[..., 1])
+    return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [2 * n, 2 * n])
 
 
 def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:
@@ -636,6 +727,8 @@ class FockEngine:
         state = None
         # The state's axes stay in the order the last beamsplitter left them (its two modes
         # last): one transpose per beamsplitter instead of two. order[k] = the mode on axis k+1.
+        # Between beamsplitters the state may be in real form (product_form): converted once,
+        # back to complex for a gate applied on its own and at the end.
         order = list(range(circuit.n_modes))
         # the first beamsplitters on modes no other has touched act on two-mode states
         pairs: dict[tuple[int, int], tf.Tensor] = {}
@@ -644,7 +737,7 @@ class FockEngine:
         def flush(mode: int) -> None:
             nonlocal state
             if mode in pending:
-                state = apply_single_mode(state, pending.pop(mode), order.index(mode))
+                state = apply_single_mode(complex_form(state), pending.pop(mode), order.index(mode))
 
         for index, (gate, matrix) in enumerate(zip(gates, matrices)):
             if len(gate.modes) == 1:
@@ -660,16 +753,19 @@ class FockEngine:
             if fold and len(matrix.shape) == 4:
                 matrix = self._fold(matrix, gate.modes, pending, tails, index)
             if index in paired:
-                pairs[gate.modes] = apply_two_mode_last(pair, matrix, list(gate.modes), gate.modes)[0]
+                pair = product_form(pair, matrix, 2, static_batch)
+                pairs[gate.modes] = complex_form(apply_two_mode_last(pair, matrix, list(gate.modes), gate.modes)[0])
                 continue
             for mode in gate.modes:
                 flush(mode)
             if self.two_mode == "blocked":
                 state = apply_two_mode(state, matrix, tuple(order.index(m) for m in gate.modes))
             else:
+                state = product_form(state, matrix, circuit.n_modes, static_batch)
                 state, order = apply_two_mode_last(state, matrix, order, gate.modes)
         if state is None:
             state, order = self._initial_state(circuit, pending, batch, dtype, pairs)
+        state = complex_form(state)
         for mode in sorted(pending):
             flush(mode)
         if order != sorted(order):

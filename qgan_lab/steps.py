@@ -69,9 +69,9 @@ class TrainingSteps:
         self.g_loss_only = wrap(lambda z, real: self.g_losses(z, real)[0]["total_loss"])
         self._sample_with_trace = wrap(self._sample_with_trace_impl)
         #: rows of the first :meth:`sample_with_trace` call (a training step's fakes, or the
-        #: guide's single critic update), or of the first fused step's fakes
-        #: (:class:`~qgan_lab.fused.FusedStep` sets it): :meth:`sample` compiles one program for
-        #: that many rows and reuses it for any number of samples
+        #: guide's single critic update), or set by the first fused step
+        #: (:class:`~qgan_lab.fused.FusedStep`: the trainer's validation samples): :meth:`sample`
+        #: compiles one program for that many rows and reuses it for any number of samples
         self.sample_rows: int | None = None
         self._sample_loss_vjp = wrap(self._sample_loss_vjp_impl)
         self._generator_vjp = wrap(self._generator_vjp_impl)
@@ -96,6 +96,15 @@ class TrainingSteps:
         padded = tf.concat([z, tf.zeros([-n % rows, z.shape[1]], z.dtype)], 0)
         chunks = [self._sample_with_trace(padded[i : i + rows])[0] for i in range(0, n, rows)]
         return tf.concat(chunks, 0)[:n]
+
+    def rows_that_fit(self, rows: int) -> int:
+        """``rows``, or fewer if a training pass of that many would exceed the generator engine's
+        memory limit (sampling needs no tape: ample)."""
+        engine, generator = self.generator.engine, self.generator
+        if not hasattr(engine, "memory_estimate"):
+            return rows
+        per_row = engine.memory_estimate(generator.circuit, generator._circuit_rows(1), generator.dtype)
+        return max(1, min(rows, int(engine.max_memory_bytes // per_row)))
 
     def _sample_with_trace_impl(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         forward = self.generator._forward_impl(z)

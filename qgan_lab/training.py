@@ -377,7 +377,8 @@ class QuantumGANTrainer:
         """A :class:`FusedStep` for the trainer's current optimizers, critic count and clipping norm."""
         n_critic = self.n_critic if self.loss_fn.needs_critic else 0
         clip_norm = self.g_gradient_manager.max_gradient_norm
-        return FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_critic, clip_norm)
+        sample_rows = self.steps.rows_that_fit(int(self._plot_z.shape[0]))
+        return FusedStep(self.steps, self.d_optimizer, self.g_optimizer, n_critic, clip_norm, sample_rows)
 
     def _low(self, trace: Any, metrics: dict[str, Any]) -> bool:
         """Did a state of this update (generator's or critic's) leave the cutoff?"""

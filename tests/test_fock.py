@@ -287,36 +287,44 @@ def test_flop_estimate_counts_fewer_multiplications_for_blocked_gates():
     assert flop_estimate(circuit, 16, "dense") > 2 * flop_estimate(circuit, 16, "blocked")
 
 
-@pytest.mark.parametrize("real_from_rows", [1, 10**9])  # real arithmetic, complex
+@pytest.mark.parametrize("real_from_rows", [1, 10**9])  # real form, complex
 def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum(monkeypatch, real_from_rows):
     """apply_two_mode_last moves a gate's modes last and leaves them there; undoing the order
     at the end gives the plain einsum's state, for shared, per-sample and repeated pairs, with
-    the products done in real or in complex arithmetic."""
+    the state in real form (product_form) or complex."""
     monkeypatch.setattr(fock, "REAL_PRODUCT_MIN_ROWS", real_from_rows)
     c, batch = 3, 2
     rng = np.random.default_rng(7)
     state = tf.constant(rng.normal(size=(batch, c, c, c)) + 1j * rng.normal(size=(batch, c, c, c)), tf.complex128)
-    plain, moved, order = state, state, [0, 1, 2]
+    plain, moved, order, forms = state, state, [0, 1, 2], set()
     for modes, per_sample in (((0, 1), False), ((2, 0), False), ((2, 0), False), ((1, 2), True), ((0, 2), False)):
         shape = (batch, c, c, c, c) if per_sample else (c, c, c, c)
         gate = tf.constant(rng.normal(size=shape) + 1j * rng.normal(size=shape), tf.complex128)
         plain = fock.apply_two_mode_dense(plain, gate, modes)
+        moved = fock.product_form(moved, gate, 3, batch)
+        forms.add(moved.dtype.is_floating)
         moved, order = fock.apply_two_mode_last(moved, gate, order, modes)
+    assert forms == ({True, False} if real_from_rows == 1 else {False})  # per-sample gates: complex
     assert order != [0, 1, 2]  # the axes were left permuted
-    restored = tf.transpose(moved, [0] + [order.index(m) + 1 for m in range(3)])
+    restored = tf.transpose(fock.complex_form(moved), [0] + [order.index(m) + 1 for m in range(3)])
     assert rel_err(restored, plain) < 1e-12
 
 
 @pytest.mark.parametrize("dtype", [tf.complex64, C128])
-def test_real_product_is_the_complex_product_with_its_gradients(dtype):
-    """real_product (one real product on interleaved (re, im) pairs) gives rows @ matrix^T and
-    the same gradients, with respect to both factors, as the complex matmul."""
+def test_real_matrix_on_real_form_rows_is_the_complex_product_with_its_gradients(dtype):
+    """to_real(rows) @ real_matrix(matrix)^T is to_real(rows @ matrix^T), with the same
+    gradients with respect to both factors as the complex matmul."""
     rng = np.random.default_rng(5)
     rows = tf.constant(rng.normal(size=(7, 9)) + 1j * rng.normal(size=(7, 9)), dtype)
     matrix = tf.constant(rng.normal(size=(9, 9)) + 1j * rng.normal(size=(9, 9)), dtype)
     weights = tf.constant(rng.normal(size=(7, 9)), dtype.real_dtype)
+
+    def real_form(a, b):
+        out = tf.matmul(tf.reshape(fock.to_real(a), [7, 18]), fock.real_matrix(b), transpose_b=True)
+        return fock.to_complex(tf.reshape(out, [7, 9, 2]))
+
     results = []
-    for product in (fock.real_product, lambda a, b: tf.matmul(a, b, transpose_b=True)):
+    for product in (real_form, lambda a, b: tf.matmul(a, b, transpose_b=True)):
         with tf.GradientTape() as tape:
             tape.watch([rows, matrix])
             out = product(rows, matrix)
@@ -325,6 +333,59 @@ def test_real_product_is_the_complex_product_with_its_gradients(dtype):
     tol = 1e-5 if dtype == tf.complex64 else 1e-12
     for real, complex_ in zip(*results):
         assert rel_err(real, complex_) < tol
+
+
+def test_transposes_of_real_form_states_keep_the_pair_axis_last():
+    """fock._transpose of a state in real form is tf.transpose with the (re, im) axis kept last,
+    for every order of 4 modes: rotations (done as planes stacked back) and the others."""
+    import itertools
+
+    rng = np.random.default_rng(8)
+    state = tf.constant(rng.normal(size=(2, 2, 3, 4, 5, 2)))
+    rotations = 0
+    for perm in itertools.permutations(range(1, 5)):
+        perm = [0, *perm]
+        start = next((k for k, axis in enumerate(perm) if axis != k), None)
+        if start is None:
+            continue
+        rest = perm[start:]
+        rotations += any(rest == sorted(rest)[k:] + sorted(rest)[:k] for k in range(1, len(rest)))
+        expected = tf.transpose(state, perm + [5])
+        assert np.array_equal(fock._transpose(state, perm, True).numpy(), expected.numpy()), perm
+        assert np.array_equal(fock._transpose(state[..., 0], perm, False).numpy(), expected[..., 0].numpy())
+    assert rotations >= 6  # both branches ran
+
+
+@pytest.mark.parametrize("dtype", [tf.float64, C128])
+def test_sparse_product_is_the_dense_product_to_second_order(dtype):
+    """fock._sparse_product(table) gives x @ table, and the gradients of first and second order
+    of a nonlinear function of it (as the gradient penalty needs) equal the dense product's;
+    the beamsplitter and ladder tables' products equal their einsums."""
+    rng = np.random.default_rng(9)
+    table = rng.normal(size=(7, 5)) * (rng.uniform(size=(7, 5)) < 0.3)
+    table[:, 2] = 0.0  # an empty column
+    x = tf.constant(rng.normal(size=(3, 7)) + (1j * rng.normal(size=(3, 7)) if dtype.is_complex else 0), dtype)
+    apply = fock._sparse_product(table)[0]
+    results = []
+    for product in (apply, lambda v: tf.matmul(v, tf.constant(table, dtype))):
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                out = product(x)
+                value = tf.reduce_sum(tf.abs(tf.sin(out)) ** 2)
+            grad = inner.gradient(value, x)
+            second = tf.reduce_sum(tf.abs(grad * tf.cos(x)) ** 2)
+        results.append((out.numpy(), grad.numpy(), outer.gradient(second, x).numpy()))
+    for sparse, dense in zip(*results):
+        assert rel_err(sparse, dense) < 1e-12
+    monomials = tf.constant(rng.normal(size=(2, 121)))
+    coef = fock._beamsplitter_tables(6)[0]
+    assert rel_err(fock._beamsplitter_product(6)[0](monomials), monomials.numpy() @ coef) < 1e-12
+    powers = tf.constant(rng.normal(size=(4, 3)))
+    ladder = fock._ladder_table(6, 2)
+    flat = fock._ladder_product(6, 2)[0](powers).numpy()
+    assert rel_err(flat, np.einsum("bj,jmk->bmk", powers.numpy(), ladder).reshape(4, 36)) < 1e-12
 
 
 def assert_dense_matches_blocked(circuit, params, inputs) -> np.ndarray:
@@ -384,6 +445,51 @@ def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_st
         C128,
     )
     assert len(passes) > 0
+
+
+def test_states_in_real_form_give_the_complex_kets_and_gradients(monkeypatch):
+    """The state kept in real form through the shared beamsplitters (product_form; back to
+    complex for per-sample gates, re-uploaded displacements and the end) gives the ket and
+    gradients of the engine that stays complex, on the guide's layout, a re-uploading circuit
+    and a hand-written circuit with per-sample gates between shared ones."""
+    x0 = ParamRef("x", index=0)
+    gates = (
+        GateSpec("BS", (0, 1), (w(0), w(1))),
+        GateSpec("D", (1,), (x0, w(2))),  # per sample between two shared beamsplitters
+        GateSpec("BS", (1, 2), (w(3), w(4))),
+        GateSpec("BS", (2, 0), (x0, w(5))),  # per sample
+        GateSpec("S", (2,), (w(6), w(7))),
+        GateSpec("BS", (0, 2), (w(8), w(9))),
+    )
+    circuits = [
+        (CVCircuit(4, 2, 4, n_inputs=4), 4),
+        (CVCircuit(3, 2, 4, n_inputs=3, reupload=True), 3),
+        (GateList(3, 4, gates), 1),
+    ]
+    converted = []
+    original = fock.to_real
+    monkeypatch.setattr(fock, "to_real", lambda s: converted.append(1) or original(s))
+    rng = np.random.default_rng(11)
+    for circuit, n_inputs in circuits:
+        if isinstance(circuit, CVCircuit):
+            weights = {k: tf.Variable(v) for k, v in circuit.init_weights(5, 0.5, 0.2).items()}
+        else:
+            weights = {"g": tf.Variable(rng.uniform(-0.7, 0.7, 10))}
+        inputs = tf.constant(rng.normal(size=(3, n_inputs)))
+        results = []
+        for real_from_rows in (1, 10**9):
+            monkeypatch.setattr(fock, "REAL_PRODUCT_MIN_ROWS", real_from_rows)
+            converted.clear()
+            with tf.GradientTape() as tape:
+                ket = FockEngine().ket(circuit, weights, inputs, C128)
+                flat = tf.reshape(ket, [3, -1])
+                ramp = tf.range(flat.shape[1], dtype=tf.float64)
+                value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
+            grads = tape.gradient(value, list(weights.values()))
+            results.append((ket.numpy(), np.concatenate([g.numpy().ravel() for g in grads])))
+            assert bool(converted) == (real_from_rows == 1)
+        (ket_real, grad_real), (ket_complex, grad_complex) = results
+        assert np.max(np.abs(ket_real - ket_complex)) < 1e-12 and rel_err(grad_real, grad_complex) < 1e-10
 
 
 def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():

@@ -205,5 +205,6 @@ def test_a_step_is_one_compiled_call_traced_once():
     # the per-update path's compiled pieces were never needed
     pieces = (steps.d_step, steps._sample_loss_vjp, steps._generator_vjp, steps._sample_with_trace)
     assert all(f.tracing_count() == 0 for f in pieces)
-    # sample() reuses one compiled size, the step's number of fakes
-    assert steps.sample_rows == 4 * 8 and trainer.sample(5).shape == (5, 2)
+    # sample() compiles one size: the trainer's validation samples (one call per epoch)
+    assert steps.sample_rows == trainer._plot_z.shape[0] == 500 and trainer.sample(5).shape == (5, 2)
+    assert steps.rows_that_fit(10**9) < 10**9  # the engine's memory limit caps it
