@@ -305,6 +305,10 @@ def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum(monkeyp
         forms.add(moved.dtype.is_floating)
         moved, order = fock.apply_two_mode_last(moved, gate, order, modes)
     assert forms == ({True, False} if real_from_rows == 1 else {False})  # per-sample gates: complex
+    # a per-sample gate given a state in real form works on its complex form
+    gate = tf.constant(rng.normal(size=(batch, c, c, c, c)) + 1j * rng.normal(size=(batch, c, c, c, c)), tf.complex128)
+    out = fock.apply_two_mode_last(fock.to_real(state), gate, [0, 1, 2], (0, 1))[0]
+    assert rel_err(out, fock.apply_two_mode_dense(state, gate, (0, 1))) < 1e-12
     assert order != [0, 1, 2]  # the axes were left permuted
     restored = tf.transpose(fock.complex_form(moved), [0] + [order.index(m) + 1 for m in range(3)])
     assert rel_err(restored, plain) < 1e-12
@@ -354,6 +358,7 @@ def test_transposes_of_real_form_states_keep_the_pair_axis_last():
         assert np.array_equal(fock._transpose(state, perm, True).numpy(), expected.numpy()), perm
         assert np.array_equal(fock._transpose(state[..., 0], perm, False).numpy(), expected[..., 0].numpy())
     assert rotations >= 6  # both branches ran
+    assert np.array_equal(fock._transpose(state, [0, 1, 2, 3, 4], True).numpy(), state.numpy())  # identity
 
 
 @pytest.mark.parametrize("dtype", [tf.float64, C128])
