@@ -24,7 +24,9 @@ How a circuit runs (see :class:`FockEngine`):
 3. The circuit starts in vacuum, so single-mode gates before the first beamsplitter only
    need column 0 of their matrix: the state starts as an outer product of mode vectors.
 4. Each beamsplitter is one ``[rows, c^2] x [c^2, c^2]`` matrix product, its two modes moved
-   last (and left there until another gate needs others). A beamsplitter conserves ``p + q``,
+   last (and left there until another gate needs others); from :data:`REAL_FORM_MIN_ROWS` rows
+   on, the state is kept in real form between beamsplitters and each product is a real
+   ``[rows, 2c^2] x [2c^2, 2c^2]`` one (:func:`product_form`). A beamsplitter conserves ``p + q``,
    so ``two_mode="blocked"`` applies it by photon-number blocks instead (about 3x fewer
    multiplications, but slower on CPU with XLA, measured).
 
@@ -225,7 +227,8 @@ def _beamsplitter_tables(cutoff: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _beamsplitter_polynomial(theta: tf.Tensor, phi: tf.Tensor, cutoff: int, dtype: tf.DType) -> tf.Tensor:
-    """The beamsplitter's nonzero elements from :func:`_beamsplitter_tables`: one matrix product."""
+    """The beamsplitter's nonzero elements from :func:`_beamsplitter_tables`: the monomials
+    times the sparse coefficient table (:func:`_beamsplitter_product`)."""
     coef, phase_index, dense_index = _beamsplitter_tables(cutoff)
     size = 2 * cutoff - 1
     lead = tf.shape(theta)
@@ -482,7 +485,7 @@ def _transpose(state: tf.Tensor, perm: list[int], real: bool) -> tf.Tensor:
 #: gain is small and costs memory: ``bimodal``'s critic (32-64 rows) ran 8-12 % faster with real
 #: products but compiled with 34 MiB more peak memory, at the edge of the 1.5 GB target; a
 #: 2-mode state of batch 1 ran slower (rearranging the gate costs more than its product)
-REAL_PRODUCT_MIN_ROWS = 128
+REAL_FORM_MIN_ROWS = 128
 
 
 def to_real(state: tf.Tensor) -> tf.Tensor:
@@ -498,9 +501,9 @@ def to_complex(state: tf.Tensor) -> tf.Tensor:
 def product_form(state: tf.Tensor, matrix: tf.Tensor, n_modes: int, batch: int | None) -> tf.Tensor:
     """``state`` (``n_modes`` modes, complex or in real form) in the form
     :func:`apply_two_mode_last` multiplies by ``matrix`` fastest: real for a shared gate from
-    :data:`REAL_PRODUCT_MIN_ROWS` rows on (with the batch size known when traced), else complex."""
+    :data:`REAL_FORM_MIN_ROWS` rows on (with the batch size known when traced), else complex."""
     rows = None if batch is None else batch * matrix.shape[-1] ** (n_modes - 2)
-    if len(matrix.shape) == 5 or rows is None or rows < REAL_PRODUCT_MIN_ROWS:
+    if len(matrix.shape) == 5 or rows is None or rows < REAL_FORM_MIN_ROWS:
         return complex_form(state)
     return state if state.dtype.is_floating else to_real(state)
 

@@ -78,7 +78,8 @@ class FusedStep:
         sample_rows: the rows of the one program :meth:`~qgan_lab.steps.TrainingSteps.sample`
             compiles, set at the first step (default: the step's fakes). The trainer passes its
             validation samples' count: one call per epoch (the guide's 500 samples: 31 ms in 7
-            calls of 80 rows, 16 ms in one).
+            calls of 80 rows, 16 ms in one); fewer samples are padded to it (5 samples cost
+            as much as 500, a few milliseconds).
 
     ``usable`` is False when a model has a variable with no gradient at all (``None``: the
     per-update path reports it); the trainer then keeps the per-update path. ``redone`` counts
@@ -169,11 +170,11 @@ class FusedStep:
         all were), per critic update ``d`` (loss dicts), ``d_clipped``, ``d_norm``, and ``g``,
         ``g_clipped``, ``g_norm``, ``g_trace``, plus the step's ``fakes`` and their ``trace``
         (tensors, for the updates the per-update path must redo)."""
-        if self.steps.sample_rows is None:  # sample() compiles one size (the step has its own)
-            self.steps.sample_rows = self.sample_rows or int(zs.shape[0])
         out = self._step(real, zs, alphas)
         if not self.usable:  # a None gradient: the trainer keeps the per-update path from now on
-            self._step = None  # (frees the compiled program)
+            self._step = None  # (frees the compiled program; sample() shares the path's size)
+        elif self.steps.sample_rows is None:  # sample() compiles one size (the step has its own)
+            self.steps.sample_rows = self.sample_rows or int(zs.shape[0])
         result = {key: out[key] for key in ("fakes", "trace")}
         rows = np.asarray(out["d"]) if self.n_critic else np.zeros((0, 3), np.float32)
         keys = len(self._d_keys)

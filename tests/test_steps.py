@@ -88,6 +88,18 @@ def test_sample_reuses_the_training_programme_for_any_number_of_samples():
     assert samples.shape == (29, 2) and rel_err(samples, expected) < 1e-5
 
 
+def test_sample_rows_that_fit_the_generator_engines_memory_limit():
+    steps = _steps(True, QuantumWassersteinLoss(lambda_gp=10.0))
+    generator, engine = steps.generator, steps.generator.engine
+    assert steps.rows_that_fit(500) == 500 and steps.rows_that_fit(3) == 3
+    z = tf.constant(np.random.default_rng(3).normal(size=(9, 2)), tf.float32)
+    expected = generator._forward_impl(z)["output"]
+    engine.max_memory_bytes = engine.memory_estimate(generator.circuit, 4, generator.dtype) + 1.0
+    assert steps.rows_that_fit(500) == 4 and steps.rows_that_fit(3) == 3
+    steps.sample_rows = steps.rows_that_fit(500)
+    assert rel_err(steps.sample(z), expected) < 1e-5  # 3 chunks of 4 rows, the last padded
+
+
 def _two_pass_critic_losses(steps, real, fake, alpha):
     """The critic's losses as computed before the single pass: real and fake scored apart."""
     critic = steps.discriminator
