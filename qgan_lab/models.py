@@ -308,16 +308,24 @@ class PureQuantumGenerator(QuantumCircuitModel):
         out = self._inference(z)
         return out["output"], out["measurements"]
 
+    def inference_chunk(self) -> int | None:
+        """Rows one inference call takes: those whose *training* memory estimate fits the
+        engine's limit (ample: inference keeps no tape); None for an engine without an estimate."""
+        if not hasattr(self.engine, "memory_estimate"):
+            return None
+        per_row = self.engine.memory_estimate(self.circuit, 1, self.dtype)
+        return max(1, int(self.engine.max_memory_bytes // per_row))
+
     def _inference(self, z: Any) -> dict[str, tf.Tensor]:
         z = check_batch(z, self._input_name, self.n_inputs, self.real_dtype)
         rows = int(tf.shape(z)[0])
-        chunk = rows
-        if hasattr(self.engine, "memory_estimate"):  # rows whose *training* estimate fits: ample
+        chunk = self.inference_chunk()
+        if chunk is not None:
             self.engine.check_memory(self.circuit, 1, self.dtype)
-            per_row = self.engine.memory_estimate(self.circuit, 1, self.dtype)
-            chunk = max(1, int(self.engine.max_memory_bytes // per_row))
-        elif hasattr(self.engine, "check_memory"):  # an engine that cannot chunk checks the whole batch
-            self.engine.check_memory(self.circuit, self._circuit_rows(rows), self.dtype)
+        else:
+            chunk = rows
+            if hasattr(self.engine, "check_memory"):  # an engine that cannot chunk checks the whole batch
+                self.engine.check_memory(self.circuit, self._circuit_rows(rows), self.dtype)
         outs = [self._forward(z[i : i + chunk]) for i in range(0, rows, chunk)]
         return self._warn_outside_cutoff({key: tf.concat([out[key] for out in outs], 0) for key in outs[0]})
 

@@ -98,13 +98,10 @@ class TrainingSteps:
         return tf.concat(chunks, 0)[:n]
 
     def rows_that_fit(self, rows: int) -> int:
-        """``rows``, or fewer if a training pass of that many would exceed the generator engine's
-        memory limit (sampling needs no tape: ample)."""
-        engine, generator = self.generator.engine, self.generator
-        if not hasattr(engine, "memory_estimate"):
-            return rows
-        per_row = engine.memory_estimate(generator.circuit, generator._circuit_rows(1), generator.dtype)
-        return max(1, min(rows, int(engine.max_memory_bytes // per_row)))
+        """``rows``, or fewer if more than the generator's :meth:`~qgan_lab.models.
+        PureQuantumGenerator.inference_chunk` (what fits the engine's memory limit)."""
+        chunk = self.generator.inference_chunk()
+        return rows if chunk is None else min(rows, chunk)
 
     def _sample_with_trace_impl(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         forward = self.generator._forward_impl(z)

@@ -399,6 +399,13 @@ def test_sparse_product_is_the_dense_product_to_second_order(dtype):
     assert rel_err(flat, np.einsum("bj,jmk->bmk", powers.numpy(), ladder).reshape(4, 36)) < 1e-12
 
 
+def phase_sensitive_sum(ket: tf.Tensor, batch: int) -> tf.Tensor:
+    """A real function of every amplitude of ``ket`` that depends on their phases too."""
+    flat = tf.reshape(ket, [batch, -1])
+    ramp = tf.range(flat.shape[1], dtype=flat.dtype.real_dtype)
+    return tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
+
+
 def assert_dense_matches_blocked(circuit, params, inputs) -> np.ndarray:
     """The dense engine (folds, pairs) gives the blocked engine's ket (which does neither) and
     the same gradient of a phase-sensitive function of it, with respect to the weights
@@ -407,9 +414,7 @@ def assert_dense_matches_blocked(circuit, params, inputs) -> np.ndarray:
     for engine in (FockEngine(), FockEngine(two_mode="blocked")):
         with tf.GradientTape() as tape:
             ket = engine.ket(circuit, {"g": params}, inputs, C128)
-            flat = tf.reshape(ket, [inputs.shape[0], -1])
-            ramp = tf.range(flat.shape[1], dtype=tf.float64)
-            value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
+            value = phase_sensitive_sum(ket, inputs.shape[0])
         results.append((ket.numpy(), tape.gradient(value, params).numpy()))
     (ket_a, grad_a), (ket_b, grad_b) = results
     assert np.max(np.abs(ket_a - ket_b)) < 1e-12 and rel_err(grad_a, grad_b) < 1e-10
@@ -499,9 +504,7 @@ def test_states_in_real_form_give_the_complex_kets_and_gradients(monkeypatch):
                 with tf.GradientTape() as inner:
                     inner.watch(inputs)
                     ket = FockEngine().ket(circuit, weights, inputs, dtype)
-                    flat = tf.reshape(ket, [3, -1])
-                    ramp = tf.range(flat.shape[1], dtype=real)
-                    value = tf.reduce_sum(tf.math.real(flat) * ramp + tf.math.imag(flat) * ramp**0.5)
+                    value = phase_sensitive_sum(ket, 3)
                 penalty = tf.reduce_sum(inner.gradient(value, inputs) ** 2)
             grads = outer.gradient([value, penalty], list(weights.values()))
             results.append((ket.numpy(), np.concatenate([g.numpy().ravel() for g in grads])))
