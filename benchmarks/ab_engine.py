@@ -1,0 +1,118 @@
+"""Compare this checkout's Fock engine with another version of ``qgan_lab/fock.py``, in one process.
+
+    python benchmarks/ab_engine.py BASELINE_FOCK_PY [--what step|forward|trainer] [--batch 16]
+        [--rounds 10] [--config guide]
+
+The machine's speed drifts by 30-40 % within an hour, so two versions timed in two runs (or two
+processes) cannot be compared. Here both are compiled in the same process and timed round by
+round, alternating: ``BASELINE_FOCK_PY`` (e.g. ``git show HEAD~1:qgan_lab/fock.py > /tmp/old.py``)
+is loaded as a module beside ``qgan_lab.fock``, and each model gets one engine or the other.
+
+``--what``: ``step``, the guide's generator step of ``bench_step.py`` (forward, Wasserstein loss
+through the critic, gradients); ``forward``, the guide's generator forward pass alone (as for a
+training step's fakes); ``trainer``, ``--config``'s whole training step (``train_epoch`` of 50
+steps per round). Prints each version's median per round, the median of the rounds, and both
+versions' outputs' largest difference (0 when the change only reorders work). Two identical
+versions differ by up to about 5 % round by round: smaller differences are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import qgan_lab  # noqa: E402,F401  (first: quiet TensorFlow, SciPy shim)
+
+# isort: split
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from bench_step import compiled_steps, guide_models  # noqa: E402
+
+from qgan_lab.config import build, load_config  # noqa: E402
+from qgan_lab.fock import FockEngine  # noqa: E402
+
+
+def load_baseline(path: str):
+    """``path`` (a version of ``qgan_lab/fock.py``) as the module ``qgan_lab.fock_baseline``."""
+    spec = importlib.util.spec_from_file_location("qgan_lab.fock_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def timed(fn, repeats: int) -> float:
+    """Median seconds of ``fn()`` (which returns tensors, fetched each call)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda t: t.numpy(), fn())
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def candidates(what: str, batch: int, config: str, engines: dict):
+    """Per version: a function running one timed unit, and its output (to compare versions)."""
+    out = {}
+    for name, engine in engines.items():
+        if what == "trainer":
+            trainer, data, *_ = build(load_config(config))
+            trainer.generator.engine, trainer.discriminator.engine = engine, type(engine)()
+            trainer.train_epoch(data, 2, trainer.latent_dim, 1)  # compiles
+
+            def run(trainer=trainer, data=data):
+                trainer.train_epoch(data, 50, trainer.latent_dim, 1)
+                return []
+
+            out[name] = (run, [v.numpy() for v in trainer.generator.trainable_variables])
+            continue
+        gen, disc = guide_models(engine)
+        z = tf.random.stateless_normal([batch, gen.latent_dim], seed=[0, 1])
+        if what == "step":
+            step = compiled_steps(gen, disc)[0]
+            out[name] = (lambda step=step, z=z: step(z), step(z))
+        else:
+            forward = tf.function(lambda z, gen=gen: gen._forward_impl(z)["output"], jit_compile=True)
+            out[name] = (lambda forward=forward, z=z: forward(z), forward(z))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("baseline", help="another version of qgan_lab/fock.py")
+    parser.add_argument("--what", choices=["step", "forward", "trainer"], default="step")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=60, help="calls per round (step, forward)")
+    parser.add_argument("--config", default="guide", help="preset of --what trainer")
+    args = parser.parse_args()
+    engines = {"baseline": load_baseline(args.baseline).FockEngine(), "this checkout": FockEngine()}
+    runs = candidates(args.what, args.batch, args.config, engines)
+    first, second = (runs[name][1] for name in engines)
+    if args.what != "trainer":  # (a trainer's weights differ after compiling steps of its own)
+        diffs = [
+            float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+            for a, b in zip(tf.nest.flatten(first), tf.nest.flatten(second))
+        ]
+        print(f"largest difference between the two versions' outputs: {max(diffs):.3g}")
+    per_round = {name: [] for name in engines}
+    repeats = 1 if args.what == "trainer" else args.repeats
+    for _ in range(args.rounds):
+        for name in engines:
+            seconds = timed(runs[name][0], repeats) / (50 if args.what == "trainer" else 1)
+            per_round[name].append(seconds * 1e3)
+    for name, values in per_round.items():
+        rounds = " ".join(f"{v:.2f}" for v in values)
+        print(f"{name:>14}: median of rounds {np.median(values):.3f} ms per {args.what} (rounds: {rounds})")
+    ratios = np.array(per_round["baseline"]) / np.array(per_round["this checkout"])
+    print(f"baseline / this checkout, round by round: {' '.join(f'{r:.2f}' for r in ratios)}")
+
+
+if __name__ == "__main__":
+    main()
