@@ -159,8 +159,9 @@ def main() -> None:
     ratio_a = gen_rows["(a) SF quad_expectation"][0] / t_gen
     ratio_b = gen_rows["(b) SF ket observables"][0] / t_gen
     print(f"generator step: {ratio_a:.0f}x faster than (a) [target 300x], {ratio_b:.0f}x than (b) [target 30x]")
-    verdict = "met" if t_gen <= 0.004 else "NOT met"
-    print(f"target (issue 9): the generator step in at most 4 ms: {t_gen * 1e3:.2f} ms, {verdict}")
+    if args.batch == 16 and args.two_mode == "dense":  # the target's configuration
+        verdict = "met" if t_gen <= 0.004 else "NOT met"
+        print(f"target (issue 9): the generator step in at most 4 ms: {t_gen * 1e3:.2f} ms, {verdict}")
 
 
 if __name__ == "__main__":

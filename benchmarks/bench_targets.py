@@ -9,7 +9,8 @@
    update, batch 16) on the trainer's per-update path and its fused step, alternating in
    ``--rounds`` rounds of ``--steps`` steps in this process (the machine's speed drifts: the
    two paths are compared round by round), and the ratio to (a) and (b).
-3. ``bench_step.py``'s compiled generator step (forward + gradient, batch 16) in ``--rounds``
+3. ``bench_step.py``'s compiled generator step (the generator's forward pass, the Wasserstein
+   loss through the critic, the gradients of the generator's weights; batch 16) in ``--rounds``
    rounds of 50 calls.
 4. Unless ``--quick``: the guide's full schedule (100 x 50 steps) and the default preset's
    (``bimodal``) full training, each in a fresh process (``bench_training.py``): wall time and
@@ -132,7 +133,7 @@ def main() -> None:
     gen_rounds = generator_step(args.rounds, 50)
     gen_median = float(np.median(gen_rounds))
     rounds = ", ".join(f"{x * 1e3:.2f}" for x in gen_rounds)
-    print("\nthe guide's generator forward + gradient (bench_step.py's (c), batch 16):")
+    print("\nthe guide's generator forward + gradient through the critic's loss (bench_step.py's (c), batch 16):")
     print(f"  median {gen_median * 1e3:.2f} ms (rounds of 50 calls: {rounds})")
     print(f"target: at most 4 ms: {verdict(gen_median <= 0.004)}")
 
