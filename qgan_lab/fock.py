@@ -18,14 +18,16 @@ How a circuit runs (see :class:`FockEngine`):
    vectorised call producing ``[K, c, c, c, c]``.
 2. Consecutive single-mode gates on a mode are fused into one ``c x c`` matrix. Where a pass
    over the state costs more than a product with a ``c^4`` matrix (``c^(4 - M) < B``: 4 modes
-   at any batch over 1), shared (not per-sample) ones are then multiplied into the next
+   at any batch over 1; 2 modes up to ``c^2 < 4 B``, see :func:`folds_gates`), shared (not
+   per-sample) ones are then multiplied into the next
    beamsplitter's ``c^2 x c^2`` matrix, or, after a mode's last beamsplitter, into that one
    from the left (guide's generator: 20-30 % faster).
 3. The circuit starts in vacuum, so single-mode gates before the first beamsplitter only
    need column 0 of their matrix: the state starts as an outer product of mode vectors.
 4. Each beamsplitter is one ``[rows, c^2] x [c^2, c^2]`` matrix product, its two modes moved
    last (and left there until another gate needs others); from :data:`REAL_FORM_MIN_ROWS` rows
-   on, the state is kept in real form between beamsplitters and each product is a real
+   on (:data:`FOLDED_TWO_MODE_REAL_ROWS` for a 2-mode circuit that folds), the state is kept in
+   real form between beamsplitters and each product is a real
    ``[rows, 2c^2] x [2c^2, 2c^2]`` one (:func:`product_form`). A beamsplitter conserves ``p + q``,
    so ``two_mode="blocked"`` applies it by photon-number blocks instead (about 3x fewer
    multiplications, but slower on CPU with XLA, measured).
@@ -487,6 +489,12 @@ def _transpose(state: tf.Tensor, perm: list[int], real: bool) -> tf.Tensor:
 #: 2-mode state of batch 1 ran slower (rearranging the gate costs more than its product)
 REAL_FORM_MIN_ROWS = 128
 
+#: A 2-mode circuit whose single-mode gates fold (:func:`folds_gates`) keeps its state in real
+#: form from this many rows on: every gate is then one product on it, so the conversion is made
+#: once for the whole circuit (the guide's and ``bimodal``'s critics, 16-64 rows; see
+#: :func:`folds_gates` for what it measured).
+FOLDED_TWO_MODE_REAL_ROWS = 16
+
 
 def to_real(state: tf.Tensor) -> tf.Tensor:
     """A complex state ``[..., n]`` as real ``[..., n, 2]`` (re, im) pairs."""
@@ -498,12 +506,16 @@ def to_complex(state: tf.Tensor) -> tf.Tensor:
     return tf.complex(state[..., 0], state[..., 1])
 
 
-def product_form(state: tf.Tensor, matrix: tf.Tensor, n_modes: int, batch: int | None) -> tf.Tensor:
+def product_form(
+    state: tf.Tensor, matrix: tf.Tensor, n_modes: int, batch: int | None, min_rows: int | None = None
+) -> tf.Tensor:
     """``state`` (``n_modes`` modes, complex or in real form) in the form
     :func:`apply_two_mode_last` multiplies by ``matrix`` fastest: real for a shared gate from
-    :data:`REAL_FORM_MIN_ROWS` rows on (with the batch size known when traced), else complex."""
+    ``min_rows`` (default :data:`REAL_FORM_MIN_ROWS`) rows on (with the batch size known when
+    traced), else complex."""
     rows = None if batch is None else batch * matrix.shape[-1] ** (n_modes - 2)
-    if len(matrix.shape) == 5 or rows is None or rows < REAL_FORM_MIN_ROWS:
+    min_rows = REAL_FORM_MIN_ROWS if min_rows is None else min_rows
+    if len(matrix.shape) == 5 or rows is None or rows < min_rows:
         return complex_form(state)
     return state if state.dtype.is_floating else to_real(state)
 
@@ -532,9 +544,15 @@ def real_matrix(matrix: tf.Tensor) -> tf.Tensor:
 def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:
     """Does the dense engine fold shared single-mode gates into beamsplitter matrices? Where
     that is cheaper: folding a ``c x c`` matrix into a ``c^4`` one costs ``c^5``, a pass over the
-    state ``B c^(M+1)`` (measured: 2 modes at cutoff 10, batch 64, ran 40 % slower folded, and
-    2x slower with both factors as one ``c^2 x c^2`` product; 4 modes faster at any batch)."""
-    return batch is not None and cutoff ** (4 - n_modes) < batch
+    state ``B c^(M+1)``; 4 modes fold at any batch. A folded 2-mode circuit runs every gate as one
+    product on a state in real form (:data:`FOLDED_TWO_MODE_REAL_ROWS`), far fewer compiled
+    kernels than its passes, so it folds up to ``c^2 < 4 B`` (a critic's forward pass, input
+    gradient and weight gradients, measured in one process against the rule ``c^2 < B``: batch 64
+    at cutoffs 8-15 7-33 % faster, batch 16 at cutoffs 10-15 17-42 % slower, the whole training
+    step of the guide 4-8 % and of ``bimodal`` 9 % faster)."""
+    if batch is None:
+        return False
+    return cutoff ** (4 - n_modes) < (4 if n_modes == 2 else 1) * batch
 
 
 def paired_start(circuit: CVCircuit) -> set[int]:
@@ -726,6 +744,7 @@ class FockEngine:
         matrices = self.gate_matrices(circuit, weights, inputs, dtype)
         fold = self.two_mode == "dense" and folds_gates(circuit.cutoff_dim, circuit.n_modes, static_batch)
         tails = self._tails(gates, matrices) if fold else {}
+        real_rows = FOLDED_TWO_MODE_REAL_ROWS if fold and circuit.n_modes == 2 else REAL_FORM_MIN_ROWS
         pending: dict[int, tf.Tensor] = {}
         state = None
         # The state's axes stay in the order the last beamsplitter left them (its two modes
@@ -764,7 +783,7 @@ class FockEngine:
             if self.two_mode == "blocked":
                 state = apply_two_mode(state, matrix, tuple(order.index(m) for m in gate.modes))
             else:
-                state = product_form(state, matrix, circuit.n_modes, static_batch)
+                state = product_form(state, matrix, circuit.n_modes, static_batch, real_rows)
                 state, order = apply_two_mode_last(state, matrix, order, gate.modes)
         if state is None:
             state, order = self._initial_state(circuit, pending, batch, dtype, pairs)

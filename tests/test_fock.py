@@ -258,9 +258,12 @@ def test_larger_sizes_run():
 def test_flop_estimate_grows_with_size():
     assert flop_estimate(CVCircuit(4, 2, 6), 16) > flop_estimate(CVCircuit(2, 2, 6), 16) > 0
     # single-mode passes counted only where they are not folded into beamsplitters
-    beamsplitters_only = {c: 8.0 * 4 * 16 * c**4 for c in (2, 6)}  # 4 beamsplitters on 2 modes
-    assert fock.folds_gates(2, 2, 16) and flop_estimate(CVCircuit(2, 2, 2), 16) == beamsplitters_only[2]
-    assert not fock.folds_gates(6, 2, 16) and flop_estimate(CVCircuit(2, 2, 6), 16) > beamsplitters_only[6]
+    beamsplitters_only = {c: 8.0 * 4 * 16 * c**4 for c in (6, 10)}  # 4 beamsplitters on 2 modes
+    assert fock.folds_gates(6, 2, 16) and flop_estimate(CVCircuit(2, 2, 6), 16) == beamsplitters_only[6]
+    assert not fock.folds_gates(10, 2, 16) and flop_estimate(CVCircuit(2, 2, 10), 16) > beamsplitters_only[10]
+    # 2 modes fold up to c^2 < 4 B, other sizes up to c^(4 - M) < B
+    assert fock.folds_gates(10, 2, 26) and not fock.folds_gates(10, 2, 25)
+    assert fock.folds_gates(4, 3, 5) and not fock.folds_gates(4, 3, 4) and not fock.folds_gates(4, 2, None)
 
 
 def test_blocked_and_dense_two_mode_gates_agree_including_per_sample_beamsplitters():
@@ -512,6 +515,33 @@ def test_states_in_real_form_give_the_complex_kets_and_gradients(monkeypatch):
         (ket_real, grad_real), (ket_complex, grad_complex) = results
         tol = 1e-5 if dtype == tf.complex64 else 1e-10
         assert np.max(np.abs(ket_real - ket_complex)) < tol and rel_err(grad_real, grad_complex) < tol
+
+
+def test_a_folded_two_mode_circuit_in_real_form_gives_the_blocked_engines_ket_and_gradients(monkeypatch):
+    """A 2-mode circuit that folds (cutoff 4, batch 16: c^2 < 4 B) keeps its state in real form
+    from FOLDED_TWO_MODE_REAL_ROWS rows on: the same ket and first- and second-order gradients
+    (a gradient-penalty-like value) as the blocked engine, which neither folds nor converts."""
+    circuit = CVCircuit(2, 2, 4, n_inputs=2, reupload=False)
+    assert fock.folds_gates(4, 2, 16) and 16 >= fock.FOLDED_TWO_MODE_REAL_ROWS
+    weights = {k: tf.Variable(v, dtype=tf.float64) for k, v in circuit.init_weights(3, 0.5, 0.2).items()}
+    inputs = tf.constant(np.random.default_rng(4).normal(size=(16, 2)) * 0.5, tf.float64)
+    converted = []
+    original = fock.to_real
+    monkeypatch.setattr(fock, "to_real", lambda s: converted.append(1) or original(s))
+    results = []
+    for engine in (FockEngine(), FockEngine(two_mode="blocked")):
+        converted.clear()
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(inputs)
+                ket = engine.ket(circuit, weights, inputs, C128)
+                value = phase_sensitive_sum(ket, 16)
+            penalty = tf.reduce_sum(inner.gradient(value, inputs) ** 2)
+        grads = outer.gradient([value, penalty], list(weights.values()))
+        results.append((ket.numpy(), np.concatenate([g.numpy().ravel() for g in grads]), bool(converted)))
+    (ket_dense, grad_dense, real), (ket_blocked, grad_blocked, _) = results
+    assert real  # the dense engine took the real form
+    assert np.max(np.abs(ket_dense - ket_blocked)) < 1e-10 and rel_err(grad_dense, grad_blocked) < 1e-10
 
 
 def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():
