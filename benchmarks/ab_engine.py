@@ -1,7 +1,7 @@
 """Compare this checkout's Fock engine with another version of ``qgan_lab/fock.py``, in one process.
 
     python benchmarks/ab_engine.py BASELINE_FOCK_PY [--what step|forward|trainer] [--batch 16]
-        [--rounds 10] [--repeats 60] [--config guide]
+        [--rounds 10] [--repeats 60] [--config guide] [--cutoff 6]
 
 The machine's speed drifts by 30-40 % within an hour, so two versions timed in two runs (or two
 processes) cannot be compared. Here both are compiled in the same process and timed round by
@@ -9,7 +9,9 @@ round, alternating: ``BASELINE_FOCK_PY`` (e.g. ``git show HEAD~1:qgan_lab/fock.p
 is loaded as a module beside ``qgan_lab.fock``, and each model gets one engine or the other.
 
 ``--what``: ``step``, the guide's generator step of ``bench_step.py`` (forward, Wasserstein loss
-through the critic, gradients; ``--repeats`` calls per round, batch ``--batch``); ``forward``, the
+through the critic, gradients; ``--repeats`` calls per round, batch ``--batch``); ``critic``, a
+2-mode, 2-layer critic at cutoff ``--cutoff`` (its forward pass, its input gradient and the
+weights' gradient of both, as the gradient penalty needs); ``forward``, the
 guide's generator forward pass alone (as for a training step's fakes); ``trainer``, ``--config``'s
 whole training step (``train_epoch`` of 50 steps per round, at the config's batch size). Prints
 each version's time per round (the two versions alternate, in turn first), the median of the
@@ -36,6 +38,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from bench_step import compiled_steps, guide_models  # noqa: E402
 
+from qgan_lab import PureQuantumDiscriminator  # noqa: E402
 from qgan_lab.config import build, load_config  # noqa: E402
 from qgan_lab.fock import FockEngine  # noqa: E402
 
@@ -63,7 +66,25 @@ def timed(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def candidates(what: str, batch: int, config: str, engines: dict):
+def critic_step(engine, cutoff: int, batch: int):
+    """``--what critic``: a compiled 2-mode critic step with a gradient-penalty-like term."""
+    critic = PureQuantumDiscriminator(2, 2, 2, cutoff, seed=1, engine=engine)
+    x = tf.random.stateless_normal([batch, 2], seed=[0, 1]) * 0.5
+
+    @tf.function(jit_compile=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                score = critic._forward_impl(x)["output"]
+            slope = inner.gradient(score, x)
+            loss = tf.reduce_mean(score) + tf.reduce_mean(tf.reduce_sum(slope * slope, 1))
+        return loss, tape.gradient(loss, critic.trainable_variables)
+
+    return lambda: step(x), step(x)
+
+
+def candidates(what: str, batch: int, config: str, engines: dict, cutoff: int = 6):
     """Per version: a function running one timed unit, and its output (to compare versions)."""
     out = {}
     for name, engine in engines.items():
@@ -77,6 +98,9 @@ def candidates(what: str, batch: int, config: str, engines: dict):
                 return []
 
             out[name] = (run, None)
+            continue
+        if what == "critic":
+            out[name] = critic_step(engine, cutoff, batch)
             continue
         gen, disc = guide_models(engine)
         z = tf.random.stateless_normal([batch, gen.latent_dim], seed=[0, 1])
@@ -92,14 +116,15 @@ def candidates(what: str, batch: int, config: str, engines: dict):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("baseline", help="another version of qgan_lab/fock.py")
-    parser.add_argument("--what", choices=["step", "forward", "trainer"], default="step")
+    parser.add_argument("--what", choices=["step", "critic", "forward", "trainer"], default="step")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=60, help="calls per round (step, forward)")
     parser.add_argument("--config", default="guide", help="preset of --what trainer")
+    parser.add_argument("--cutoff", type=int, default=6, help="cutoff of --what critic")
     args = parser.parse_args()
     engines = {"baseline": load_baseline(args.baseline).FockEngine(), "this checkout": FockEngine()}
-    runs = candidates(args.what, args.batch, args.config, engines)
+    runs = candidates(args.what, args.batch, args.config, engines, args.cutoff)
     if args.what != "trainer":
         first, second = (tf.nest.flatten(runs[name][1]) for name in engines)
         diffs = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(first, second)]

@@ -546,10 +546,11 @@ def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:
     that is cheaper: folding a ``c x c`` matrix into a ``c^4`` one costs ``c^5``, a pass over the
     state ``B c^(M+1)``; 4 modes fold at any batch. A folded 2-mode circuit runs every gate as one
     product on a state in real form (:data:`FOLDED_TWO_MODE_REAL_ROWS`), far fewer compiled
-    kernels than its passes, so it folds up to ``c^2 < 4 B`` (a critic's forward pass, input
-    gradient and weight gradients, measured in one process against the rule ``c^2 < B``: batch 64
-    at cutoffs 8-15 7-33 % faster, batch 16 at cutoffs 10-15 17-42 % slower, the whole training
-    step of the guide 4-8 % and of ``bimodal`` 9 % faster)."""
+    kernels than its passes, so it folds up to ``c^2 < 4 B`` (measured in one process against the
+    rule ``c^2 < B``, ``benchmarks/ab_engine.py``: a 2-mode critic step with its input gradient
+    at batch 64 7-33 % faster at cutoffs 8-15, but 17-42 % slower folded at batch 16 and cutoffs
+    10-15, which this rule leaves unfolded; the whole training step of the guide 1-8 % and of
+    ``bimodal`` 11 % faster)."""
     if batch is None:
         return False
     return cutoff ** (4 - n_modes) < (4 if n_modes == 2 else 1) * batch
