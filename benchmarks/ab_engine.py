@@ -1,6 +1,6 @@
 """Compare this checkout's Fock engine with another version of ``qgan_lab/fock.py``, in one process.
 
-    python benchmarks/ab_engine.py BASELINE_FOCK_PY [--what step|forward|trainer] [--batch 16]
+    python benchmarks/ab_engine.py BASELINE_FOCK_PY [--what step|critic|forward|trainer] [--batch 16]
         [--rounds 10] [--repeats 60] [--config guide] [--cutoff 6]
 
 The machine's speed drifts by 30-40 % within an hour, so two versions timed in two runs (or two
@@ -15,7 +15,7 @@ weights' gradient of both, as the gradient penalty needs); ``forward``, the
 guide's generator forward pass alone (as for a training step's fakes); ``trainer``, ``--config``'s
 whole training step (``train_epoch`` of 50 steps per round, at the config's batch size). Prints
 each version's time per round (the two versions alternate, in turn first), the median of the
-rounds, and for ``step`` and ``forward`` the largest difference between the versions' outputs (0
+rounds, and (but for ``trainer``) the largest difference between the versions' outputs (0
 or float rounding when a change only reorders work). Two identical versions measured within 6 %
 of each other in most rounds and 19 % apart in one: compare the medians of many rounds.
 """
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--what", choices=["step", "critic", "forward", "trainer"], default="step")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=60, help="calls per round (step, forward)")
+    parser.add_argument("--repeats", type=int, default=60, help="calls per round (step, critic, forward)")
     parser.add_argument("--config", default="guide", help="preset of --what trainer")
     parser.add_argument("--cutoff", type=int, default=6, help="cutoff of --what critic")
     args = parser.parse_args()

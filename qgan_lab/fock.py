@@ -18,8 +18,8 @@ How a circuit runs (see :class:`FockEngine`):
    vectorised call producing ``[K, c, c, c, c]``.
 2. Consecutive single-mode gates on a mode are fused into one ``c x c`` matrix. Where a pass
    over the state costs more than a product with a ``c^4`` matrix (``c^(4 - M) < B``: 4 modes
-   at any batch over 1; 2 modes up to ``c^2 < 4 B``, see :func:`folds_gates`), shared (not
-   per-sample) ones are then multiplied into the next
+   at any batch over 1), and for 2 modes, by measurement, up to ``c^2 < 4 B`` (see
+   :func:`folds_gates`), shared (not per-sample) ones are then multiplied into the next
    beamsplitter's ``c^2 x c^2`` matrix, or, after a mode's last beamsplitter, into that one
    from the left (guide's generator: 20-30 % faster).
 3. The circuit starts in vacuum, so single-mode gates before the first beamsplitter only
@@ -484,15 +484,17 @@ def _transpose(state: tf.Tensor, perm: list[int], real: bool) -> tf.Tensor:
 #: beamsplitters from this many rows of ``c^2`` amplitudes on (the guide's generator: 576 rows
 #: and more). The state is converted once, not at every gate (measured on the guide's generator
 #: step: 4.6 -> 4.3 ms, with the faster transposes of :func:`_transpose` 3.6 ms). Below, the
-#: gain is small and costs memory: ``bimodal``'s critic (32-64 rows) ran 8-12 % faster with real
-#: products but compiled with 34 MiB more peak memory, at the edge of the 1.5 GB target; a
-#: 2-mode state of batch 1 ran slower (rearranging the gate costs more than its product)
+#: gain was small where single-mode gates were applied on their own (each one converts back) and
+#: a 2-mode state of batch 1 ran slower (rearranging the gate costs more than its product); a
+#: 2-mode circuit that folds uses :data:`FOLDED_TWO_MODE_REAL_ROWS` instead
 REAL_FORM_MIN_ROWS = 128
 
 #: A 2-mode circuit whose single-mode gates fold (:func:`folds_gates`) keeps its state in real
-#: form from this many rows on: every gate is then one product on it, so the conversion is made
-#: once for the whole circuit (the guide's and ``bimodal``'s critics, 16-64 rows; see
-#: :func:`folds_gates` for what it measured).
+#: form from this many rows on: every shared gate is then one product on it, so the state is
+#: converted once per stretch of shared gates (back to complex only for a per-sample gate, such
+#: as ``bimodal``'s critic's re-uploaded displacements) for the guide's and ``bimodal``'s
+#: critics, 16-64 rows (see :func:`folds_gates` for what it measured; ``bimodal``'s peak memory
+#: 1.30 -> 1.32 GB).
 FOLDED_TWO_MODE_REAL_ROWS = 16
 
 
@@ -544,9 +546,10 @@ def real_matrix(matrix: tf.Tensor) -> tf.Tensor:
 def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:
     """Does the dense engine fold shared single-mode gates into beamsplitter matrices? Where
     that is cheaper: folding a ``c x c`` matrix into a ``c^4`` one costs ``c^5``, a pass over the
-    state ``B c^(M+1)``; 4 modes fold at any batch. A folded 2-mode circuit runs every gate as one
-    product on a state in real form (:data:`FOLDED_TWO_MODE_REAL_ROWS`), far fewer compiled
-    kernels than its passes, so it folds up to ``c^2 < 4 B`` (measured in one process against the
+    state ``B c^(M+1)``, so folding pays from ``c^(4 - M) < B`` (4 modes at any batch over 1, 3
+    from ``c < B``). A folded 2-mode circuit runs every shared gate as one product on a state in
+    real form (:data:`FOLDED_TWO_MODE_REAL_ROWS`), far fewer compiled kernels than its passes, so
+    by measurement it folds up to ``c^2 < 4 B`` (measured in one process against the
     rule ``c^2 < B``, ``benchmarks/ab_engine.py``: a 2-mode critic step with its input gradient
     at batch 64 7-33 % faster at cutoffs 8-15, but 17-42 % slower folded at batch 16 and cutoffs
     10-15, which this rule leaves unfolded; the whole training step of the guide 1-8 % and of

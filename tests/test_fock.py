@@ -517,12 +517,17 @@ def test_states_in_real_form_give_the_complex_kets_and_gradients(monkeypatch):
         assert np.max(np.abs(ket_real - ket_complex)) < tol and rel_err(grad_real, grad_complex) < tol
 
 
-def test_a_folded_two_mode_circuit_in_real_form_gives_the_blocked_engines_ket_and_gradients(monkeypatch):
-    """A 2-mode circuit that folds (cutoff 4, batch 16: c^2 < 4 B) keeps its state in real form
-    from FOLDED_TWO_MODE_REAL_ROWS rows on: the same ket and first- and second-order gradients
-    (a gradient-penalty-like value) as the blocked engine, which neither folds nor converts."""
-    circuit = CVCircuit(2, 2, 4, n_inputs=2, reupload=False)
-    assert fock.folds_gates(4, 2, 16) and 16 >= fock.FOLDED_TWO_MODE_REAL_ROWS
+@pytest.mark.parametrize(("cutoff", "reupload", "folds"), [(4, False, True), (4, True, True), (10, False, False)])
+def test_a_folded_two_mode_circuit_in_real_form_gives_the_blocked_engines_ket_and_gradients(
+    monkeypatch, cutoff, reupload, folds
+):
+    """A 2-mode circuit that folds (batch 16, cutoff 4: c^2 < 4 B) keeps its state in real form
+    from FOLDED_TWO_MODE_REAL_ROWS rows on, also with re-uploaded (per-sample) displacements
+    between its layers (as ``bimodal``'s critic): the same ket and first- and second-order
+    gradients (a gradient-penalty-like value) as the blocked engine, which neither folds nor
+    converts. At cutoff 10 it does not fold, and stays complex."""
+    circuit = CVCircuit(2, 2, cutoff, n_inputs=2, reupload=reupload)
+    assert fock.folds_gates(cutoff, 2, 16) == folds and 16 >= fock.FOLDED_TWO_MODE_REAL_ROWS
     weights = {k: tf.Variable(v, dtype=tf.float64) for k, v in circuit.init_weights(3, 0.5, 0.2).items()}
     inputs = tf.constant(np.random.default_rng(4).normal(size=(16, 2)) * 0.5, tf.float64)
     converted = []
@@ -540,7 +545,7 @@ def test_a_folded_two_mode_circuit_in_real_form_gives_the_blocked_engines_ket_an
         grads = outer.gradient([value, penalty], list(weights.values()))
         results.append((ket.numpy(), np.concatenate([g.numpy().ravel() for g in grads]), bool(converted)))
     (ket_dense, grad_dense, real), (ket_blocked, grad_blocked, _) = results
-    assert real  # the dense engine took the real form
+    assert real == folds  # the dense engine took the real form where it folds, only there
     assert np.max(np.abs(ket_dense - ket_blocked)) < 1e-10 and rel_err(grad_dense, grad_blocked) < 1e-10
 
 
