@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +35,7 @@ import qgan_lab  # noqa: E402,F401  (first: quiet TensorFlow, SciPy shim)
 # isort: split
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from bench_step import compiled_steps, guide_models  # noqa: E402
+from bench_step import compiled_steps, guide_models, median_time  # noqa: E402
 
 from qgan_lab import PureQuantumDiscriminator  # noqa: E402
 from qgan_lab.config import build, load_config  # noqa: E402
@@ -54,16 +53,6 @@ def load_baseline(path: str):
 
 #: Training steps per round of ``--what trainer``.
 TRAINER_STEPS = 50
-
-
-def timed(fn, repeats: int) -> float:
-    """Median seconds of ``fn()`` (which returns tensors, fetched each call)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        tf.nest.map_structure(lambda t: t.numpy(), fn())
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def critic_step(engine, cutoff: int, batch: int):
@@ -133,7 +122,7 @@ def main() -> None:
     repeats, unit = (1, "training step") if args.what == "trainer" else (args.repeats, "call")
     for k in range(args.rounds):
         for name in list(engines)[:: 1 if k % 2 == 0 else -1]:  # each version first in turn
-            seconds = timed(runs[name][0], repeats) / (TRAINER_STEPS if args.what == "trainer" else 1)
+            seconds = median_time(runs[name][0], (), repeats)[0] / (TRAINER_STEPS if args.what == "trainer" else 1)
             per_round[name].append(seconds * 1e3)
     for name, values in per_round.items():
         rounds = " ".join(f"{v:.2f}" for v in values)
