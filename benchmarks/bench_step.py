@@ -1,6 +1,7 @@
 """Time one training step three ways, in the same run, and print medians and ratios.
 
-    python benchmarks/bench_step.py [--repeats N] [--sf-repeats N] [--batch B]
+    python benchmarks/bench_step.py [--repeats N] [--sf-repeats N] [--batch B] [--two-mode dense|blocked]
+        [--intra-op-threads N]
 
 (a) plain Strawberry Fields: its TF backend, outputs from ``state.quad_expectation`` per mode;
 (b) Strawberry Fields' TF backend, observables read from the ket (<x> = 2 Re<a>);
@@ -11,6 +12,10 @@ layers, cutoff 6; forward, Wasserstein generator loss through the critic, gradie
 generator parameters) and a discriminator step (2 modes, 2 layers, cutoff 6; Wasserstein
 critic loss plus the WGAN gradient penalty, gradients of all critic parameters). The first
 call of (c) compiles and is not timed; it is reported separately.
+
+Then the generator step's flops against this machine's matmul rate, and the step's large
+products alone (:func:`product_chain`, the same shapes as XLA runs them): what the step cannot go
+below with dense beamsplitter products.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.fock import FockEngine, flop_estimate
+from qgan_lab.fock import FockEngine, flop_estimate, paired_start
 from qgan_lab.models import check_batch
 
 
@@ -91,6 +96,32 @@ def median_time(fn, args, repeats):
     return float(np.median(times)), out
 
 
+def product_chain(circuit, batch: int):
+    """The large products of a generator step on ``circuit`` alone, as XLA runs them: one
+    compiled call of the chain of its full-state beamsplitters' real products
+    (``[B c^(M-2), 2 c^2] x [2 c^2, 2 c^2]``, the guide's: 22 of ``[576, 72] x [72, 72]`` at batch
+    16) with the gradients of every matrix, the backward pass's two products per gate included.
+    Returns the call (its arguments bound) and its real flops."""
+    c, n = circuit.cutoff_dim, circuit.n_modes
+    gates = sum(len(g.modes) == 2 for g in circuit.gates()) - len(paired_start(circuit))
+    rows, width = batch * c ** (n - 2), 2 * c * c
+    rng = np.random.default_rng(0)
+    state = tf.constant(rng.normal(size=(rows, width)), tf.float32)
+    mats = [tf.Variable(rng.normal(size=(width, width)) / np.sqrt(width), dtype=tf.float32) for _ in range(gates)]
+
+    @tf.function(jit_compile=True)
+    def chain(x):
+        with tf.GradientTape() as tape:
+            for m in mats:
+                x = tf.matmul(x, m, transpose_b=True)
+            loss = tf.reduce_sum(x * x)
+        return tape.gradient(loss, mats)
+
+    chain(state)
+    products = 3 * gates - 1  # forward; the input's gradient (none for the first); the matrix's
+    return (lambda: chain(state)), 2.0 * rows * width * width * products
+
+
 def matmul_gflops(size=512, repeats=20):
     """Measured float32 matmul throughput of this machine (a practical peak)."""
     a = tf.random.normal([size, size])
@@ -110,7 +141,12 @@ def main() -> None:
     parser.add_argument(
         "--two-mode", choices=["dense", "blocked"], default="dense", help="compiled engine's beamsplitters"
     )
+    parser.add_argument(
+        "--intra-op-threads", type=int, default=0, help="TensorFlow's intra-op threads (0: its default, one per core)"
+    )
     args = parser.parse_args()
+    if args.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}")
     rng = np.random.default_rng(0)
@@ -160,6 +196,14 @@ def main() -> None:
     gen_rows = results["generator"]
     ratio_a = gen_rows["(a) SF quad_expectation"][0] / t_gen
     ratio_b = gen_rows["(b) SF ket observables"][0] / t_gen
+    if args.two_mode == "dense":  # (the blocked engine's products have other shapes)
+        chain, chain_flops = product_chain(gen_c.circuit, args.batch)
+        t_chain = median_time(chain, (), args.repeats)[0]
+        print(
+            f"its full-state beamsplitters' products alone (product_chain, forward and backward): "
+            f"{t_chain * 1e3:.2f} ms = {chain_flops / t_chain / 1e9:.0f} GFLOP/s; the rest of the step "
+            f"{(t_gen - t_chain) * 1e3:.2f} ms"
+        )
     print(f"generator step: {ratio_a:.0f}x faster than (a) [target 300x], {ratio_b:.0f}x than (b) [target 30x]")
     if args.batch == 16 and args.two_mode == "dense":  # the target's configuration
         verdict = "met" if t_gen <= 0.004 else "NOT met"

@@ -11,7 +11,8 @@
    two paths are compared round by round), and the ratio to (a) and (b).
 3. ``bench_step.py``'s compiled generator step (the generator's forward pass, the Wasserstein
    loss through the critic, the gradients of the generator's weights; batch 16) in ``--rounds``
-   rounds of 50 calls.
+   rounds of 50 calls, and in the same rounds its large matrix products alone
+   (``bench_step.product_chain``: what the step cannot go below with these products).
 4. Unless ``--quick``: the guide's full schedule (100 x 50 steps) and the default preset's
    (``bimodal``) full training, each in a fresh process (``bench_training.py``): wall time and
    peak resident memory.
@@ -42,7 +43,14 @@ import logging  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from bench_step import compiled_steps, guide_models, make_steps, median_time, sf_quad_forward  # noqa: E402
+from bench_step import (  # noqa: E402
+    compiled_steps,
+    guide_models,
+    make_steps,
+    median_time,
+    product_chain,
+    sf_quad_forward,
+)
 
 from qgan_lab.config import build, load_config  # noqa: E402
 from qgan_lab.fock import FockEngine  # noqa: E402
@@ -77,13 +85,21 @@ def training_step(rounds: int, steps: int) -> dict[str, list[float]]:
     return times
 
 
-def generator_step(rounds: int, repeats: int) -> list[float]:
+def generator_step(rounds: int, repeats: int) -> tuple[list[float], list[float], float]:
     """Seconds of ``bench_step.py``'s compiled generator step (forward, Wasserstein generator
-    loss through the critic, gradients; batch 16), the median of ``repeats`` calls per round."""
-    g_step = compiled_steps(*guide_models(FockEngine()))[0]
+    loss through the critic, gradients; batch 16), the median of ``repeats`` calls per round, and
+    in the same rounds of its large products alone (``bench_step.product_chain``); and those
+    products' flops."""
+    gen, disc = guide_models(FockEngine())
+    g_step = compiled_steps(gen, disc)[0]
     z = tf.random.stateless_normal([16, 4], seed=[0, 1])
     g_step(z)  # compiles
-    return [median_time(g_step, (z,), repeats)[0] for _ in range(rounds)]
+    chain, chain_flops = product_chain(gen.circuit, 16)
+    steps, chains = [], []
+    for _ in range(rounds):
+        steps.append(median_time(g_step, (z,), repeats)[0])
+        chains.append(median_time(chain, (), repeats)[0])
+    return steps, chains, chain_flops
 
 
 def full_schedule(config: str) -> tuple[float, float, str]:
@@ -130,11 +146,16 @@ def main() -> None:
     ratio = sf["(b) SF ket observables"] / medians["fused step"]
     print(f"target: a step >= 50x faster than one SF generator update (b): {ratio:.0f}x, {verdict(ratio >= 50)}")
 
-    gen_rounds = generator_step(args.rounds, 50)
-    gen_median = float(np.median(gen_rounds))
+    gen_rounds, chain_rounds, chain_flops = generator_step(args.rounds, 50)
+    gen_median, chain_median = float(np.median(gen_rounds)), float(np.median(chain_rounds))
     rounds = ", ".join(f"{x * 1e3:.2f}" for x in gen_rounds)
     print("\nthe guide's generator forward + gradient through the critic's loss (bench_step.py's (c), batch 16):")
     print(f"  median {gen_median * 1e3:.2f} ms (rounds of 50 calls: {rounds})")
+    rounds = ", ".join(f"{x * 1e3:.2f}" for x in chain_rounds)
+    print(
+        f"  its large products alone (bench_step.product_chain, the same rounds): median {chain_median * 1e3:.2f} ms "
+        f"= {chain_flops / chain_median / 1e9:.0f} GFLOP/s (rounds: {rounds})"
+    )
     print(f"target: at most 4 ms: {verdict(gen_median <= 0.004)}")
 
     if args.quick:
