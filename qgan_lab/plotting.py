@@ -127,6 +127,10 @@ def plot_samples(generated: Any, real: Any | None = None, ax: Any = None, max_po
     return ax
 
 
+#: :func:`plot_training_dashboard` marks every epoch of a history this short.
+MARKED_EPOCHS = 12
+
+
 def plot_training_dashboard(
     history: Mapping[str, Sequence[float]],
     generated: Any,
@@ -136,20 +140,27 @@ def plot_training_dashboard(
     fig: Any = None,
     title: str | None = None,
 ):
-    """The guide's 2x2 figure: losses, gradient flow, samples vs real data, Wasserstein estimate."""
+    """The guide's 2x2 figure: losses, gradient flow, samples vs real data, Wasserstein estimate.
+
+    Epoch axes (and the gradient counts) have whole-number ticks; a short history (up to
+    :data:`MARKED_EPOCHS` epochs) is drawn with a marker per epoch, so that one or two epochs
+    (a first click in ``06_training_loop``) show points, not an empty axis."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if fig is None:
         fig = plt.figure(figsize=(11, 8))
     fig.clf()
     axes = fig.subplots(2, 2)
     epochs = np.arange(1, len(history.get("g_loss", [])) + 1)
-    axes[0, 0].plot(epochs, history.get("g_loss", []), label="generator")
-    axes[0, 0].plot(epochs, history.get("d_loss", []), label="discriminator")
+    marks = {"marker": "o", "markersize": 4} if len(epochs) <= MARKED_EPOCHS else {}
+    axes[0, 0].plot(epochs, history.get("g_loss", []), label="generator", **marks)
+    axes[0, 0].plot(epochs, history.get("d_loss", []), label="discriminator", **marks)
     axes[0, 0].set(title="Training losses", xlabel="epoch", ylabel="loss")
     axes[0, 0].legend()
-    axes[0, 1].plot(epochs, history.get("g_gradients", []), label="generator")
-    axes[0, 1].plot(epochs, history.get("d_gradients", []), label="discriminator")
+    axes[0, 1].plot(epochs, history.get("g_gradients", []), label="generator", **marks)
+    axes[0, 1].plot(epochs, history.get("d_gradients", []), label="discriminator", **marks)
+    axes[0, 1].yaxis.set_major_locator(MaxNLocator(integer=True))
     for total, style in ((n_generator_variables, "C0"), (n_discriminator_variables, "C1")):
         if total:
             axes[0, 1].axhline(total, color=style, ls=":", lw=1)
@@ -159,10 +170,12 @@ def plot_training_dashboard(
     axes[1, 0].set_title("Samples")
     w = history.get("w_distance", [])
     if len(w):
-        axes[1, 1].plot(np.arange(1, len(w) + 1), w)
+        axes[1, 1].plot(np.arange(1, len(w) + 1), w, **marks)
     axes[1, 1].set(title="Wasserstein estimate (critic)", xlabel="epoch", ylabel="E[D(real)] - E[D(fake)]")
     for ax in axes.ravel():
         ax.grid(True, alpha=0.3)
+    for ax in (axes[0, 0], axes[0, 1], axes[1, 1]):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.96) if title else (0, 0, 1, 1))
