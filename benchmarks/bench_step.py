@@ -14,8 +14,8 @@ critic loss plus the WGAN gradient penalty, gradients of all critic parameters).
 call of (c) compiles and is not timed; it is reported separately.
 
 Then the generator step's flops against this machine's matmul rate, and the step's large
-products alone (:func:`product_chain`, the same shapes as XLA runs them): what the step cannot go
-below with dense beamsplitter products.
+products alone (:func:`product_chain`, in the form the engine runs them), timed in rounds right
+after the step's: about what the step would take with nothing but those products.
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ import numpy as np
 import tensorflow as tf
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.fock import FockEngine, flop_estimate, paired_start
+from qgan_lab.fock import (
+    FOLDED_TWO_MODE_REAL_ROWS,
+    REAL_FORM_MIN_ROWS,
+    FockEngine,
+    flop_estimate,
+    folds_gates,
+    paired_start,
+)
 from qgan_lab.models import check_batch
 
 
@@ -40,7 +47,8 @@ def sf_quad_forward(model, inputs):
     """Model output the plain Strawberry Fields way: ``state.quad_expectation`` per mode."""
     inputs = check_batch(inputs, "inputs", model.circuit.n_inputs, model.real_dtype)
     state = model.engine.run(model.circuit, model.weights, inputs, model.dtype)
-    x = tf.stack([state.quad_expectation(m)[0] for m in range(model.n_modes)], axis=1)
+    # (a scalar per mode at batch 1, where Strawberry Fields' state is not batched)
+    x = tf.stack([tf.reshape(state.quad_expectation(m)[0], [-1]) for m in range(model.n_modes)], axis=1)
     return model.output_scale * (x @ model._combiner)
 
 
@@ -97,29 +105,71 @@ def median_time(fn, args, repeats):
 
 
 def product_chain(circuit, batch: int):
-    """The large products of a generator step on ``circuit`` alone, as XLA runs them: one
-    compiled call of the chain of its full-state beamsplitters' real products
-    (``[B c^(M-2), 2 c^2] x [2 c^2, 2 c^2]``, the guide's: 22 of ``[576, 72] x [72, 72]`` at batch
-    16) with the gradients of every matrix, the backward pass's two products per gate included.
-    Returns the call (its arguments bound) and its real flops."""
+    """The large products of a generator step on ``circuit`` alone, in the form the engine runs
+    them: one compiled call of the chain of its full-state beamsplitters' products, with the
+    gradients of every matrix and of the chain's input (the step's first full-state beamsplitter
+    needs its input's gradient: that input is made by the paired beamsplitters). Real
+    ``[B c^(M-2), 2 c^2] x [2 c^2, 2 c^2]`` products where the engine keeps the state in real form
+    (the guide's: 22 of ``[576, 72] x [72, 72]`` at batch 16), complex ``[B c^(M-2), c^2] x
+    [c^2, c^2]`` ones where it does not (:func:`qgan_lab.fock.product_form`); 3 products per gate.
+    Returns the call (its arguments bound) and its real flops, or ``None`` for a circuit with no
+    full-state beamsplitter."""
     c, n = circuit.cutoff_dim, circuit.n_modes
     gates = sum(len(g.modes) == 2 for g in circuit.gates()) - len(paired_start(circuit))
-    rows, width = batch * c ** (n - 2), 2 * c * c
+    if n < 2 or gates < 1:
+        return None
+    rows = batch * c ** (n - 2)
+    two_mode_folded = n == 2 and folds_gates(c, n, batch)
+    real = rows >= (FOLDED_TWO_MODE_REAL_ROWS if two_mode_folded else REAL_FORM_MIN_ROWS)
+    width, dtype = (2 * c * c, tf.float32) if real else (c * c, tf.complex64)
     rng = np.random.default_rng(0)
-    state = tf.constant(rng.normal(size=(rows, width)), tf.float32)
-    mats = [tf.Variable(rng.normal(size=(width, width)) / np.sqrt(width), dtype=tf.float32) for _ in range(gates)]
+
+    def draw(*shape):
+        values = rng.normal(size=shape) + (1j * rng.normal(size=shape) if not real else 0)
+        return tf.constant(values / np.sqrt(shape[-1]), dtype)
+
+    state, mats = draw(rows, width), [draw(width, width) for _ in range(gates)]
 
     @tf.function(jit_compile=True)
-    def chain(x):
+    def chain(x, mats):
         with tf.GradientTape() as tape:
+            tape.watch([x, *mats])
+            y = x
             for m in mats:
-                x = tf.matmul(x, m, transpose_b=True)
-            loss = tf.reduce_sum(x * x)
-        return tape.gradient(loss, mats)
+                y = tf.matmul(y, m, transpose_b=True)
+            loss = tf.reduce_sum(tf.abs(y) ** 2)
+        dx, *dm = tape.gradient(loss, [x, *mats])
+        return dx, tf.stack(dm)
 
-    chain(state)
-    products = 3 * gates - 1  # forward; the input's gradient (none for the first); the matrix's
-    return (lambda: chain(state)), 2.0 * rows * width * width * products
+    chain(state, mats)
+    flops_per_product = 2.0 * rows * width * width if real else 8.0 * rows * width * width
+    return (lambda: chain(state, mats)), flops_per_product * 3 * gates
+
+
+def step_and_products(g_step, z, chain, rounds: int, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``g_step(z)`` and of ``chain()`` (:func:`product_chain`), each the median of
+    ``repeats`` calls, in ``rounds`` rounds that time one right after the other (the machine's
+    speed drifts)."""
+    steps, chains = [], []
+    for _ in range(rounds):
+        steps.append(median_time(g_step, (z,), repeats)[0])
+        chains.append(median_time(chain, (), repeats)[0])
+    return steps, chains
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--intra-op-threads N``: TensorFlow's intra-op thread pool, which XLA's CPU programs use."""
+    parser.add_argument(
+        "--intra-op-threads", type=int, default=0, help="TensorFlow's intra-op threads (0: its default, one per core)"
+    )
+
+
+def apply_threads_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Set ``--intra-op-threads`` (before TensorFlow runs anything)."""
+    if args.intra_op_threads < 0:
+        parser.error(f"--intra-op-threads must be 0 (TensorFlow's default) or more, got {args.intra_op_threads}")
+    if args.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
 
 
 def matmul_gflops(size=512, repeats=20):
@@ -141,14 +191,13 @@ def main() -> None:
     parser.add_argument(
         "--two-mode", choices=["dense", "blocked"], default="dense", help="compiled engine's beamsplitters"
     )
-    parser.add_argument(
-        "--intra-op-threads", type=int, default=0, help="TensorFlow's intra-op threads (0: its default, one per core)"
-    )
+    add_threads_option(parser)
     args = parser.parse_args()
-    if args.intra_op_threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+    apply_threads_option(parser, args)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}")
+    threads = args.intra_op_threads or "default"
+    cores = f"{platform.machine()}, {os.cpu_count()} CPU cores"
+    print(f"machine: {cores}, TensorFlow {tf.__version__}, intra-op threads: {threads}")
     rng = np.random.default_rng(0)
     z = tf.constant(rng.normal(size=(args.batch, 4)), tf.float32)
     real = tf.constant(rng.normal(size=(args.batch, 2)), tf.float32)
@@ -196,13 +245,14 @@ def main() -> None:
     gen_rows = results["generator"]
     ratio_a = gen_rows["(a) SF quad_expectation"][0] / t_gen
     ratio_b = gen_rows["(b) SF ket observables"][0] / t_gen
-    if args.two_mode == "dense":  # (the blocked engine's products have other shapes)
-        chain, chain_flops = product_chain(gen_c.circuit, args.batch)
-        t_chain = median_time(chain, (), args.repeats)[0]
+    probe = product_chain(gen_c.circuit, args.batch) if args.two_mode == "dense" else None
+    if probe is not None:  # (the blocked engine's products have other shapes)
+        step_rounds, chain_rounds = step_and_products(g_c, z, probe[0], 3, args.repeats)
+        t_step, t_chain = float(np.median(step_rounds)), float(np.median(chain_rounds))
         print(
-            f"its full-state beamsplitters' products alone (product_chain, forward and backward): "
-            f"{t_chain * 1e3:.2f} ms = {chain_flops / t_chain / 1e9:.0f} GFLOP/s; the rest of the step "
-            f"{(t_gen - t_chain) * 1e3:.2f} ms"
+            f"its full-state beamsplitters' products alone (product_chain, forward and backward), "
+            f"3 rounds right after the step's: {t_chain * 1e3:.2f} ms = {probe[1] / t_chain / 1e9:.0f} GFLOP/s "
+            f"(the step in those rounds {t_step * 1e3:.2f} ms: {(t_step - t_chain) * 1e3:.2f} ms more)"
         )
     print(f"generator step: {ratio_a:.0f}x faster than (a) [target 300x], {ratio_b:.0f}x than (b) [target 30x]")
     if args.batch == 16 and args.two_mode == "dense":  # the target's configuration

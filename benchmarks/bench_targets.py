@@ -1,6 +1,6 @@
 """Issue 9's speed targets, measured in one run against plain Strawberry Fields.
 
-    python benchmarks/bench_targets.py [--rounds 4] [--steps 25] [--quick]
+    python benchmarks/bench_targets.py [--rounds 4] [--steps 25] [--quick] [--intra-op-threads N]
 
 1. One Strawberry Fields generator update of the guide's configuration (forward, Wasserstein
    generator loss through the critic, gradients), both ways of ``bench_step.py``: (a) outputs
@@ -12,7 +12,7 @@
 3. ``bench_step.py``'s compiled generator step (the generator's forward pass, the Wasserstein
    loss through the critic, the gradients of the generator's weights; batch 16) in ``--rounds``
    rounds of 50 calls, and in the same rounds its large matrix products alone
-   (``bench_step.product_chain``: what the step cannot go below with these products).
+   (``bench_step.product_chain``: about what the step would take with nothing but them).
 4. Unless ``--quick``: the guide's full schedule (100 x 50 steps) and the default preset's
    (``bimodal``) full training, each in a fresh process (``bench_training.py``): wall time and
    peak resident memory.
@@ -44,12 +44,15 @@ import logging  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from bench_step import (  # noqa: E402
+    add_threads_option,
+    apply_threads_option,
     compiled_steps,
     guide_models,
     make_steps,
     median_time,
     product_chain,
     sf_quad_forward,
+    step_and_products,
 )
 
 from qgan_lab.config import build, load_config  # noqa: E402
@@ -87,19 +90,15 @@ def training_step(rounds: int, steps: int) -> dict[str, list[float]]:
 
 def generator_step(rounds: int, repeats: int) -> tuple[list[float], list[float], float]:
     """Seconds of ``bench_step.py``'s compiled generator step (forward, Wasserstein generator
-    loss through the critic, gradients; batch 16), the median of ``repeats`` calls per round, and
-    in the same rounds of its large products alone (``bench_step.product_chain``); and those
-    products' flops."""
+    loss through the critic, gradients; batch 16), the median of ``repeats`` calls per round,
+    and, in the same rounds, those of its large products alone (``bench_step.product_chain``);
+    and those products' flops."""
     gen, disc = guide_models(FockEngine())
     g_step = compiled_steps(gen, disc)[0]
     z = tf.random.stateless_normal([16, 4], seed=[0, 1])
     g_step(z)  # compiles
     chain, chain_flops = product_chain(gen.circuit, 16)
-    steps, chains = [], []
-    for _ in range(rounds):
-        steps.append(median_time(g_step, (z,), repeats)[0])
-        chains.append(median_time(chain, (), repeats)[0])
-    return steps, chains, chain_flops
+    return (*step_and_products(g_step, z, chain, rounds, repeats), chain_flops)
 
 
 def full_schedule(config: str) -> tuple[float, float, str]:
@@ -127,9 +126,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25, help="steps per round and path")
     parser.add_argument("--sf-repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="leave out the two full trainings")
+    add_threads_option(parser)  # (not passed on to the full trainings' processes)
     args = parser.parse_args()
+    apply_threads_option(parser, args)
     logging.disable(logging.WARNING)
-    print(f"machine: {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}")
+    threads = args.intra_op_threads or "default"
+    print(f"machine: {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, intra-op threads: {threads}")
 
     sf = sf_generator_update(args.sf_repeats)
     times = training_step(args.rounds, args.steps)
@@ -151,10 +153,10 @@ def main() -> None:
     rounds = ", ".join(f"{x * 1e3:.2f}" for x in gen_rounds)
     print("\nthe guide's generator forward + gradient through the critic's loss (bench_step.py's (c), batch 16):")
     print(f"  median {gen_median * 1e3:.2f} ms (rounds of 50 calls: {rounds})")
-    rounds = ", ".join(f"{x * 1e3:.2f}" for x in chain_rounds)
+    chain_text = ", ".join(f"{x * 1e3:.2f}" for x in chain_rounds)
     print(
         f"  its large products alone (bench_step.product_chain, the same rounds): median {chain_median * 1e3:.2f} ms "
-        f"= {chain_flops / chain_median / 1e9:.0f} GFLOP/s (rounds: {rounds})"
+        f"= {chain_flops / chain_median / 1e9:.0f} GFLOP/s (rounds: {chain_text})"
     )
     print(f"target: at most 4 ms: {verdict(gen_median <= 0.004)}")
 
