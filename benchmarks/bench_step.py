@@ -106,19 +106,21 @@ def median_time(fn, args, repeats):
 
 def product_chain(circuit, batch: int):
     """The large products of a generator step on ``circuit`` alone, in the form the engine runs
-    them: one compiled call of the chain of its full-state beamsplitters' products, with the
-    gradients of every matrix and of the chain's input (the step's first full-state beamsplitter
-    needs its input's gradient: that input is made by the paired beamsplitters). Real
-    ``[B c^(M-2), 2 c^2] x [2 c^2, 2 c^2]`` products where the engine keeps the state in real form
-    (the guide's: 22 of ``[576, 72] x [72, 72]`` at batch 16), complex ``[B c^(M-2), c^2] x
-    [c^2, c^2]`` ones where it does not (:func:`qgan_lab.fock.product_form`); 3 products per gate.
-    Returns the call (its arguments bound) and its real flops, or ``None`` for a circuit with no
-    full-state beamsplitter."""
+    them: one compiled call of the chain of its shared full-state beamsplitters' products, with
+    the gradients of every matrix and, where the circuit starts with paired beamsplitters
+    (:func:`qgan_lab.fock.paired_start`: its first full-state beamsplitter's input depends on
+    weights), of the chain's input. Real ``[B c^(M-2), 2 c^2] x [2 c^2, 2 c^2]`` products where
+    the engine keeps the state in real form (the guide's: 22 of ``[576, 72] x [72, 72]`` at batch
+    16, 66 products with the gradients), complex ``[B c^(M-2), c^2] x [c^2, c^2]`` ones where it
+    does not (:func:`qgan_lab.fock.product_form`); per-sample beamsplitters (einsums in the
+    engine) are left out. Returns the call (its arguments bound) and its real flops, or ``None``
+    for a circuit with no shared full-state beamsplitter."""
     c, n = circuit.cutoff_dim, circuit.n_modes
-    gates = sum(len(g.modes) == 2 for g in circuit.gates()) - len(paired_start(circuit))
-    if n < 2 or gates < 1:
+    paired = paired_start(circuit)
+    shared = [g for k, g in enumerate(circuit.gates()) if len(g.modes) == 2 and k not in paired and _shared(g)]
+    if not shared:
         return None
-    rows = batch * c ** (n - 2)
+    gates, rows = len(shared), batch * c ** (n - 2)
     two_mode_folded = n == 2 and folds_gates(c, n, batch)
     real = rows >= (FOLDED_TWO_MODE_REAL_ROWS if two_mode_folded else REAL_FORM_MIN_ROWS)
     width, dtype = (2 * c * c, tf.float32) if real else (c * c, tf.complex64)
@@ -129,21 +131,29 @@ def product_chain(circuit, batch: int):
         return tf.constant(values / np.sqrt(shape[-1]), dtype)
 
     state, mats = draw(rows, width), [draw(width, width) for _ in range(gates)]
+    input_gradient = bool(paired)
 
     @tf.function(jit_compile=True)
     def chain(x, mats):
         with tf.GradientTape() as tape:
-            tape.watch([x, *mats])
+            tape.watch([x, *mats] if input_gradient else mats)
             y = x
             for m in mats:
                 y = tf.matmul(y, m, transpose_b=True)
             loss = tf.reduce_sum(tf.abs(y) ** 2)
-        dx, *dm = tape.gradient(loss, [x, *mats])
-        return dx, tf.stack(dm)
+        if input_gradient:
+            dx, *dm = tape.gradient(loss, [x, *mats])
+            return dx, tf.stack(dm)
+        return tf.stack(tape.gradient(loss, mats))
 
     chain(state, mats)
     flops_per_product = 2.0 * rows * width * width if real else 8.0 * rows * width * width
-    return (lambda: chain(state, mats)), flops_per_product * 3 * gates
+    return (lambda: chain(state, mats)), flops_per_product * (3 * gates - (0 if input_gradient else 1))
+
+
+def _shared(gate) -> bool:
+    """Is ``gate`` the same for every sample (no parameter read from the inputs)?"""
+    return all(ref.source != "x" for ref in gate.params)
 
 
 def step_and_products(g_step, z, chain, rounds: int, repeats: int) -> tuple[list[float], list[float]]:

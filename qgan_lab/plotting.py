@@ -160,7 +160,7 @@ def plot_training_dashboard(
     axes[0, 0].legend()
     axes[0, 1].plot(epochs, history.get("g_gradients", []), label="generator", **marks)
     axes[0, 1].plot(epochs, history.get("d_gradients", []), label="discriminator", **marks)
-    axes[0, 1].yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0, 1].yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     for total, style in ((n_generator_variables, "C0"), (n_discriminator_variables, "C1")):
         if total:
             axes[0, 1].axhline(total, color=style, ls=":", lw=1)
@@ -175,7 +175,7 @@ def plot_training_dashboard(
     for ax in axes.ravel():
         ax.grid(True, alpha=0.3)
     for ax in (axes[0, 0], axes[0, 1], axes[1, 1]):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.96) if title else (0, 0, 1, 1))
