@@ -32,14 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.fock import (
-    FOLDED_TWO_MODE_REAL_ROWS,
-    REAL_FORM_MIN_ROWS,
-    FockEngine,
-    flop_estimate,
-    folds_gates,
-    paired_start,
-)
+from qgan_lab.fock import FockEngine, flop_estimate, folds_gates, paired_start, real_form_min_rows
 from qgan_lab.models import check_batch
 
 
@@ -121,8 +114,7 @@ def product_chain(circuit, batch: int):
     if not shared:
         return None
     gates, rows = len(shared), batch * c ** (n - 2)
-    two_mode_folded = n == 2 and folds_gates(c, n, batch)
-    real = rows >= (FOLDED_TWO_MODE_REAL_ROWS if two_mode_folded else REAL_FORM_MIN_ROWS)
+    real = rows >= real_form_min_rows(n, folds_gates(c, n, batch))
     width, dtype = (2 * c * c, tf.float32) if real else (c * c, tf.complex64)
     rng = np.random.default_rng(0)
 

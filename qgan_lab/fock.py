@@ -498,6 +498,13 @@ REAL_FORM_MIN_ROWS = 128
 FOLDED_TWO_MODE_REAL_ROWS = 16
 
 
+def real_form_min_rows(n_modes: int, folded: bool) -> int:
+    """Rows of ``c^2`` amplitudes from which :meth:`FockEngine.ket` keeps the state of a circuit
+    with ``n_modes`` modes in real form through its shared beamsplitters (``folded``: its
+    single-mode gates fold, :func:`folds_gates`)."""
+    return FOLDED_TWO_MODE_REAL_ROWS if folded and n_modes == 2 else REAL_FORM_MIN_ROWS
+
+
 def to_real(state: tf.Tensor) -> tf.Tensor:
     """A complex state ``[..., n]`` as real ``[..., n, 2]`` (re, im) pairs."""
     return tf.stack([tf.math.real(state), tf.math.imag(state)], -1)
@@ -748,7 +755,7 @@ class FockEngine:
         matrices = self.gate_matrices(circuit, weights, inputs, dtype)
         fold = self.two_mode == "dense" and folds_gates(circuit.cutoff_dim, circuit.n_modes, static_batch)
         tails = self._tails(gates, matrices) if fold else {}
-        real_rows = FOLDED_TWO_MODE_REAL_ROWS if fold and circuit.n_modes == 2 else REAL_FORM_MIN_ROWS
+        real_rows = real_form_min_rows(circuit.n_modes, fold)
         pending: dict[int, tf.Tensor] = {}
         state = None
         # The state's axes stay in the order the last beamsplitter left them (its two modes

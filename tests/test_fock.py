@@ -528,6 +528,8 @@ def test_a_folded_two_mode_circuit_in_real_form_gives_the_blocked_engines_ket_an
     converts. At cutoff 10 it does not fold, and stays complex."""
     circuit = CVCircuit(2, 2, cutoff, n_inputs=2, reupload=reupload)
     assert fock.folds_gates(cutoff, 2, 16) == folds and 16 >= fock.FOLDED_TWO_MODE_REAL_ROWS
+    assert fock.real_form_min_rows(2, folds) == (16 if folds else fock.REAL_FORM_MIN_ROWS)
+    assert fock.real_form_min_rows(4, True) == fock.REAL_FORM_MIN_ROWS  # (the paired states' rule too)
     weights = {k: tf.Variable(v, dtype=tf.float64) for k, v in circuit.init_weights(3, 0.5, 0.2).items()}
     inputs = tf.constant(np.random.default_rng(4).normal(size=(16, 2)) * 0.5, tf.float64)
     converted = []
