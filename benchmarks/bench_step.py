@@ -110,7 +110,7 @@ def product_chain(circuit, batch: int):
     for a circuit with no shared full-state beamsplitter."""
     c, n = circuit.cutoff_dim, circuit.n_modes
     paired = paired_start(circuit)
-    shared = [g for k, g in enumerate(circuit.gates()) if len(g.modes) == 2 and k not in paired and _shared(g)]
+    shared = [g for k, g in enumerate(circuit.gates()) if len(g.modes) == 2 and k not in paired and not g.per_sample]
     if not shared:
         return None
     gates, rows = len(shared), batch * c ** (n - 2)
@@ -141,11 +141,6 @@ def product_chain(circuit, batch: int):
     chain(state, mats)
     flops_per_product = 2.0 * rows * width * width if real else 8.0 * rows * width * width
     return (lambda: chain(state, mats)), flops_per_product * (3 * gates - (0 if input_gradient else 1))
-
-
-def _shared(gate) -> bool:
-    """Is ``gate`` the same for every sample (no parameter read from the inputs)?"""
-    return all(ref.source != "x" for ref in gate.params)
 
 
 def step_and_products(g_step, z, chain, rounds: int, repeats: int) -> tuple[list[float], list[float]]:

@@ -80,6 +80,11 @@ class GateSpec:
     modes: tuple[int, ...]
     params: tuple[ParamRef, ...]
 
+    @property
+    def per_sample(self) -> bool:
+        """Does a parameter come from the inputs (``x``), so that the gate differs per sample?"""
+        return any(ref.source == "x" for ref in self.params)
+
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -577,8 +577,7 @@ def paired_start(circuit: CVCircuit) -> set[int]:
     for index, gate in enumerate(circuit.gates()):
         if len(gate.modes) != 2:
             continue
-        shared = all(ref.source != "x" for ref in gate.params)
-        if not shared or touched.intersection(gate.modes):
+        if gate.per_sample or touched.intersection(gate.modes):
             break
         paired.add(index)
         touched.update(gate.modes)
@@ -703,8 +702,7 @@ class FockEngine:
         matrices: list[tf.Tensor | None] = [None] * len(gates)
         groups: dict[tuple[str, bool], list[int]] = {}
         for i, gate in enumerate(gates):
-            batched = any(ref.source == "x" for ref in gate.params)
-            groups.setdefault((gate.name, batched), []).append(i)
+            groups.setdefault((gate.name, gate.per_sample), []).append(i)
         cache: dict[str, tf.Tensor] = {}
 
         def read(group: str) -> tf.Tensor:  # each variable is read once
@@ -886,7 +884,7 @@ def flop_estimate(circuit: CVCircuit, batch_size: int, two_mode: str = "dense") 
         passes = 2 * n * circuit.layers
     else:  # shared gates folded into beamsplitters: per-sample ones after the first beamsplitter
         first = next((k for k, g in enumerate(gates) if len(g.modes) == 2), len(gates))
-        passes = sum(len(g.modes) == 1 and any(r.source == "x" for r in g.params) for g in gates[first:])
+        passes = sum(len(g.modes) == 1 and g.per_sample for g in gates[first:])
     single_macs = passes * batch_size * c**n * c
     return 8.0 * (bs_macs + single_macs)
 

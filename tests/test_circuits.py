@@ -78,6 +78,8 @@ def test_reupload_repeats_the_encoding_before_every_layer():
     encodings = [i for i, g in enumerate(again.gates()) if g.params and g.params[0].source == "x"]
     per_layer = len(again.layer_gates(0))
     assert encodings == [k * (per_layer + 2) + j for k in range(3) for j in range(2)]
+    # per_sample: exactly the gates that read an input feature (the engine batches those)
+    assert [i for i, g in enumerate(again.gates()) if g.per_sample] == encodings
     text = "\n".join(str(cmd) for cmd in again.to_program().circuit)
     assert text.count("Dgate({x_0}, 0)") == 3 and len(again.to_program().circuit) == len(again.gates())
     with pytest.raises(TypeError, match="reupload"):
