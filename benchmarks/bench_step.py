@@ -161,12 +161,14 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_threads_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Set ``--intra-op-threads`` (before TensorFlow runs anything)."""
+def apply_threads_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """Set ``--intra-op-threads`` (before TensorFlow runs anything); returns the setting as the
+    scripts print it."""
     if args.intra_op_threads < 0:
         parser.error(f"--intra-op-threads must be 0 (TensorFlow's default) or more, got {args.intra_op_threads}")
     if args.intra_op_threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+    return f"TensorFlow {tf.__version__}, intra-op threads: {args.intra_op_threads or 'default'}"
 
 
 def matmul_gflops(size=512, repeats=20):
@@ -190,11 +192,9 @@ def main() -> None:
     )
     add_threads_option(parser)
     args = parser.parse_args()
-    apply_threads_option(parser, args)
+    setting = apply_threads_option(parser, args)
 
-    threads = args.intra_op_threads or "default"
-    cores = f"{platform.machine()}, {os.cpu_count()} CPU cores"
-    print(f"machine: {cores}, TensorFlow {tf.__version__}, intra-op threads: {threads}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, {setting}")
     rng = np.random.default_rng(0)
     z = tf.constant(rng.normal(size=(args.batch, 4)), tf.float32)
     real = tf.constant(rng.normal(size=(args.batch, 2)), tf.float32)

@@ -128,10 +128,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="leave out the two full trainings")
     add_threads_option(parser)  # (not passed on to the full trainings' processes)
     args = parser.parse_args()
-    apply_threads_option(parser, args)
+    setting = apply_threads_option(parser, args)
     logging.disable(logging.WARNING)
-    threads = args.intra_op_threads or "default"
-    print(f"machine: {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, intra-op threads: {threads}")
+    print(f"machine: {os.cpu_count()} CPU cores, {setting}")
 
     sf = sf_generator_update(args.sf_repeats)
     times = training_step(args.rounds, args.steps)
