@@ -18,45 +18,20 @@ import os
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as qgan_lab sets it, before TensorFlow starts
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-import tensorflow as tf  # noqa: E402
 
 import qgan_lab  # noqa: E402, F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peak.py
 from peak import peak_rss_mib  # noqa: E402
 
+from qgan_lab.classical import ClassicalCritic  # noqa: E402
 from qgan_lab.config import build, load_config, loss_kwargs, with_overrides  # noqa: E402
 from qgan_lab.training import QuantumGANTrainer  # noqa: E402
-
-
-class ClassicalCritic(tf.Module):
-    """An MLP critic with the interface the trainer expects of a discriminator (trace 1: no cutoff)."""
-
-    def __init__(self, input_dim: int, hidden: int, seed: int):
-        super().__init__(name="classical_critic")
-        self.input_dim, self.hidden = input_dim, hidden
-        init = tf.keras.initializers.GlorotUniform(seed=seed)
-        sizes = [input_dim, hidden, hidden, 1]
-        self.kernels = [tf.Variable(init([a, b]), name=f"kernel_{i}") for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
-        self.biases = [tf.Variable(tf.zeros([b]), name=f"bias_{i}") for i, b in enumerate(sizes[1:])]
-        self.engine = SimpleNamespace(compilable=True)
-
-    def _forward_impl(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-        h = tf.cast(x, tf.float32)
-        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
-            h = h @ kernel + bias
-            if i < len(self.kernels) - 1:
-                h = tf.nn.leaky_relu(h, 0.2)
-        return {"output": h, "trace": tf.ones([tf.shape(h)[0]]), "measurements": h}
-
-    def architecture(self) -> dict:
-        return {"classical_mlp": [self.input_dim, self.hidden, self.hidden, 1]}
 
 
 def run(seed: int, hidden: int, epochs: int | None = None) -> dict:

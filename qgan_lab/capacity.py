@@ -10,7 +10,15 @@
   samples. With :func:`matched_gaussian` as the fake (same mean and covariance as the
   target) a critic that is affine in its input scores about 0: it only sees means.
 
-Both compile their training step with XLA. Taught in ``02_quantum_models``.
+Both compile their training step with XLA.
+
+:func:`capacity_diagnostic` asks whether a critic *can* teach before a GAN run says whether it
+*did*: trained to convergence against a fixed "fake" distribution, its Wasserstein estimate
+should come close to the true W1 between the two, which :func:`exact_w1` computes by exact
+optimal transport on samples (POT's ``emd2``). The fakes (:func:`diagnostic_fakes`) are the
+target's best single Gaussian and slightly shifted and widened copies of the target: a critic
+that cannot see a mode's width cannot stop a generator from widening it. Taught in
+``02_quantum_models``; ``benchmarks/critic_designs.py`` prints it for every critic design.
 """
 
 from __future__ import annotations
@@ -181,4 +189,77 @@ def critic_separation(
     return {"w_test": w_test, "history": history, "step_seconds": float(np.median(times))}
 
 
-__all__ = ["critic_separation", "fit_function", "matched_gaussian", "wasserstein_estimate"]
+def exact_w1(a: Any, b: Any) -> float:
+    """The exact Wasserstein-1 distance (Euclidean ground cost) between two equal-weight sample
+    sets ``[n, d]`` and ``[m, d]``: the optimal transport plan of POT's network-simplex solver."""
+    import ot  # POT: imported here, not at package import
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"exact_w1 needs two [n, d] sample arrays of one width, got {a.shape} and {b.shape}")
+    cost = ot.dist(a, b, metric="euclidean")
+    return float(ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost, numItermax=10_000_000))
+
+
+def diagnostic_fakes(
+    target: str | Mixture = "bimodal", shift: float = 0.3, widen: float = 1.4
+) -> dict[str, Callable[[int, np.random.Generator], np.ndarray]]:
+    """Fixed "generated" distributions for :func:`capacity_diagnostic`, each ``fake(n, rng)``:
+    the target's best single Gaussian (``"gaussian"``), the target shifted by ``shift`` along
+    every axis (``"shifted"``), and, for a mixture, the mixture with its components' std times
+    ``widen`` (``"widened"``; other targets: widened about their mean)."""
+    mixture = get_target(target)
+    fakes: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {}
+    if isinstance(mixture, Mixture):
+        fakes["gaussian"] = _gaussian_sampler(mixture)
+        wide = Mixture(mixture.centers, mixture.std * widen)
+        fakes["widened"] = lambda n, rng: wide.sample(n, rng)
+    else:
+        mean = mixture.sample(20_000, np.random.default_rng(0)).mean(axis=0)
+        fakes["widened"] = lambda n, rng: mean + widen * (mixture.sample(n, rng) - mean)
+    fakes["shifted"] = lambda n, rng: mixture.sample(n, rng) + shift
+    return fakes
+
+
+def capacity_diagnostic(
+    make_critic: Callable[[], Any],
+    target: str | Mixture = "bimodal",
+    fakes: dict[str, Callable[[int, np.random.Generator], np.ndarray]] | None = None,
+    steps: int = 600,
+    n_exact: int = 2000,
+    seed: int = 0,
+    **train_kwargs: Any,
+) -> list[dict[str, Any]]:
+    """For each fake: a fresh critic from ``make_critic()`` trained to convergence against it
+    (:func:`critic_separation`, ``steps`` updates), its held-out estimate ``w_critic``, the exact
+    ``w_true`` (:func:`exact_w1` on ``n_exact`` fresh samples of each) and ``ratio =
+    w_critic / w_true``. A critic that can teach has a ratio near 1 on every pair; WGAN-GP's
+    penalty keeps an optimal critic slightly below 1."""
+    mixture = get_target(target)
+    fakes = diagnostic_fakes(mixture) if fakes is None else fakes
+    rows = []
+    for name, fake in fakes.items():
+        result = critic_separation(make_critic(), mixture, fake, steps=steps, seed=seed, **train_kwargs)
+        rng = np.random.default_rng(seed + 2)
+        truth = exact_w1(mixture.sample(n_exact, rng), fake(n_exact, rng))
+        rows.append(
+            {
+                "fake": name,
+                "w_critic": result["w_test"],
+                "w_true": truth,
+                "ratio": result["w_test"] / truth,
+                "step_seconds": result["step_seconds"],
+            }
+        )
+    return rows
+
+
+__all__ = [
+    "capacity_diagnostic",
+    "critic_separation",
+    "diagnostic_fakes",
+    "exact_w1",
+    "fit_function",
+    "matched_gaussian",
+    "wasserstein_estimate",
+]

@@ -34,6 +34,9 @@ import numpy as np
 #: Gate names used in circuit descriptions, with Strawberry Fields' class for each.
 GATE_NAMES = {"D": "Dgate", "S": "Sgate", "R": "Rgate", "BS": "BSgate", "K": "Kgate"}
 
+#: How a :class:`CVCircuit` loads its inputs: a displacement by the input, or of the input's phase.
+CIRCUIT_ENCODINGS = ("displacement", "phase")
+
 #: Parameter groups of one layer, and whether each is *active* (changes the photon number).
 LAYER_GROUPS = {
     "int1_theta": False,
@@ -115,6 +118,11 @@ class ProgramMixin:
     n_modes: int
     encoding_scale: float
 
+    @property
+    def input_scale(self) -> float:
+        """What an input feature is multiplied by to give its gate parameter (``"x"`` refs)."""
+        return self.encoding_scale
+
     def gates(self) -> tuple[GateSpec, ...]:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -153,7 +161,7 @@ class ProgramMixin:
                 if ref.source == "w":
                     args[ref.symbol] = weights[ref.group][ref.index]
                 elif ref.source == "x":
-                    args[ref.symbol] = self.encoding_scale * inputs[:, ref.index]
+                    args[ref.symbol] = self.input_scale * inputs[:, ref.index]
         return args
 
 
@@ -172,6 +180,12 @@ class CVCircuit(ProgramMixin):
         encoding_scale: ``s`` above, a fixed (not trained) number.
         reupload: if ``True`` the encoding displacements are applied again before every
             layer (data re-uploading), not only before the first. The weights are the same.
+        encoding: ``"displacement"`` (above) or ``"phase"``: feature ``k`` sets the *phase* of a
+            displacement of fixed amplitude ``s`` on mode ``k``, ``Dgate(s, x_k)``, and each
+            re-upload rotates mode ``k`` by it, ``Rgate(x_k)`` (needs ``n_inputs <= n_modes``).
+            The input adds ``s^2`` photons on average once, whatever its value, and a rotation
+            conserves photon number: no input can push the state out of the cutoff; the input
+            enters as an angle (:class:`~qgan_lab.models.PureQuantumDiscriminator` squashes it first).
     """
 
     n_modes: int
@@ -180,6 +194,7 @@ class CVCircuit(ProgramMixin):
     n_inputs: int = 0
     encoding_scale: float = 0.5
     reupload: bool = False
+    encoding: str = "displacement"
 
     def __post_init__(self) -> None:
         _check_int("n_modes", self.n_modes, 1)
@@ -196,6 +211,19 @@ class CVCircuit(ProgramMixin):
             )
         if not math.isfinite(self.encoding_scale):
             raise ValueError(f"encoding_scale must be finite, got {self.encoding_scale}")
+        if self.encoding not in CIRCUIT_ENCODINGS:
+            raise ValueError(f"encoding must be one of {CIRCUIT_ENCODINGS}, got {self.encoding!r}")
+        if self.encoding == "phase" and self.n_inputs > self.n_modes:
+            raise ValueError(
+                f"encoding='phase' sets one displacement phase per mode: n_inputs={self.n_inputs} needs "
+                f"n_inputs <= n_modes={self.n_modes}"
+            )
+
+    @property
+    def input_scale(self) -> float:
+        """The factor on an input in its gate: ``s`` for displacement, 1 for phase (the angle is the
+        input itself; ``s`` is then the fixed amplitude)."""
+        return 1.0 if self.encoding == "phase" else self.encoding_scale
 
     # ------------------------------------------------------------------ parameters
     def group_sizes(self) -> dict[str, int]:
@@ -252,8 +280,14 @@ class CVCircuit(ProgramMixin):
         return weights
 
     # ------------------------------------------------------------------ gates
-    def encoding_gates(self) -> list[GateSpec]:
-        """Displacements that load the input features (see the class docstring)."""
+    def encoding_gates(self, first: bool = True) -> list[GateSpec]:
+        """Displacements that load the input features (see the class docstring); for
+        ``encoding="phase"``, the re-uploads (``first=False``) are rotations ``Rgate(x_k)``."""
+        if self.encoding == "phase":
+            if not first:
+                return [GateSpec("R", (k,), (ParamRef("x", index=k),)) for k in range(self.n_inputs)]
+            amplitude = ParamRef("c", value=float(self.encoding_scale))
+            return [GateSpec("D", (k,), (amplitude, ParamRef("x", index=k))) for k in range(self.n_inputs)]
         gates = []
         for k in range(self.n_inputs):
             mode, phase = (k, 0.0) if k < self.n_modes else (k - self.n_modes, math.pi / 2)
@@ -289,7 +323,7 @@ class CVCircuit(ProgramMixin):
         gates = []
         for layer in range(self.layers):
             if layer == 0 or self.reupload:
-                gates += self.encoding_gates()
+                gates += self.encoding_gates(first=layer == 0)
             gates += self.layer_gates(layer)
         return tuple(gates)
 

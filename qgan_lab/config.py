@@ -46,6 +46,9 @@ SECTIONS = {
         "active_std",
         "readout",
         "reupload",
+        "encoding",
+        "input_center",
+        "input_width",
     },
     "training": {
         "loss_type",
@@ -57,6 +60,7 @@ SECTIONS = {
         "beta_1",
         "lr_decay",
         "lambda_cutoff",
+        "ema_decay",
         "save_interval",
         "plot_interval",
         "seed",
@@ -136,6 +140,33 @@ def loss_kwargs(cfg: dict[str, Any]) -> dict[str, Any] | None:
     return dict(section) if loss_type == "wasserstein" and section else None
 
 
+#: ``input_width = "auto"``: the critic's squashing width, in standard deviations of each feature
+AUTO_WIDTH_STDS = 2.0
+#: samples of the target that ``"auto"`` reads (a fixed seed of their own: the training data's
+#: random stream is not touched)
+AUTO_SAMPLES = 4096
+
+
+def derive_input_range(section: dict[str, Any], target: Any) -> dict[str, Any]:
+    """The ``[discriminator]`` keyword arguments with ``input_center = "auto"`` / ``input_width =
+    "auto"`` replaced by numbers read from the target: each feature's mean, and
+    :data:`AUTO_WIDTH_STDS` times its standard deviation. Nothing is tuned per target by hand:
+    the bounded encodings then see every target's data in the same near-linear range."""
+    out = dict(section)
+    if "auto" not in (out.get("input_center"), out.get("input_width")):
+        return out
+    import numpy as np
+
+    from .data import get_target
+
+    sample = np.asarray(get_target(target).sample(AUTO_SAMPLES, np.random.default_rng(20_261_207)), np.float64)
+    if out.get("input_center") == "auto":
+        out["input_center"] = sample.mean(axis=0).tolist()
+    if out.get("input_width") == "auto":
+        out["input_width"] = (AUTO_WIDTH_STDS * sample.std(axis=0)).tolist()
+    return out
+
+
 def build(cfg: dict[str, Any]):
     """Models, trainer, data generator, validation set and mixture centres from a config."""
     from .data import centers_of, make_data_generator, validation_set
@@ -145,7 +176,7 @@ def build(cfg: dict[str, Any]):
     train, data = cfg["training"], cfg["data"]
     seed = int(train.get("seed", 0))
     generator = PureQuantumGenerator(seed=seed, **cfg["generator"])
-    discriminator = PureQuantumDiscriminator(seed=seed + 1, **cfg["discriminator"])
+    discriminator = PureQuantumDiscriminator(seed=seed + 1, **derive_input_range(cfg["discriminator"], data["target"]))
     trainer = QuantumGANTrainer(
         generator,
         discriminator,
@@ -156,6 +187,7 @@ def build(cfg: dict[str, Any]):
         beta_1=float(train.get("beta_1", 0.5)),
         lr_decay=float(train.get("lr_decay", 1.0)),
         lambda_cutoff=float(train.get("lambda_cutoff", 0.0)),
+        ema_decay=float(train.get("ema_decay", 0.0)),
         loss_kwargs=loss_kwargs(cfg),
         seed=seed,
     )

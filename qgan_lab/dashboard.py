@@ -37,11 +37,11 @@ class Dashboard:
         if self.fig is None:
             self.fig = plt.figure(figsize=(11, 8))
         kept = self.trainer.epoch_samples  # the epoch's validation samples: the same z and weights
-        generated = (
-            kept[1]
-            if kept is not None and kept[0] == epoch
-            else self.trainer.steps.sample(self.trainer._plot_z).numpy()
-        )
+        if kept is not None and kept[0] == epoch:
+            generated = kept[1]
+        else:
+            with self.trainer.generator.using_average():
+                generated = self.trainer.steps.sample(self.trainer._plot_z).numpy()
         plot_training_dashboard(
             self.trainer.metrics_history,
             generated,

@@ -68,6 +68,13 @@ class HeavyTailedTarget:
 
 Target = Mixture | SkewedTarget | HeavyTailedTarget
 
+
+def ring(k: int, radius: float) -> list[tuple[float, float]]:
+    """``k`` points evenly spaced on a circle of ``radius`` (the classic "ring of Gaussians")."""
+    angles = 2 * np.pi * np.arange(k) / k
+    return [(float(radius * np.cos(a)), float(radius * np.sin(a))) for a in angles]
+
+
 TARGETS: dict[str, Target] = {
     "bimodal": Mixture(((-2.0, -2.0), (2.0, 2.0)), 0.5),
     "gaussian": Mixture(((1.0, -0.5),), 0.5),
@@ -76,7 +83,9 @@ TARGETS: dict[str, Target] = {
     "bimodal_1d": Mixture(((-2.0,), (2.0,)), 0.5),
     "trimodal_1d": Mixture(((-3.0,), (0.0,), (3.0,)), 0.5),
     "skewed": SkewedTarget(),
+    "skewed_1d": SkewedTarget(dim=1),
     "heavy_tailed": HeavyTailedTarget(),
+    "ring8": Mixture(tuple(ring(8, 2.0)), 0.3),
 }
 
 
@@ -150,5 +159,6 @@ __all__: Sequence[str] = [
     "create_bimodal_data_generator",
     "get_target",
     "make_data_generator",
+    "ring",
     "validation_set",
 ]

@@ -43,7 +43,8 @@ def evaluate(
     if output_dir is not None:
         output_dir = check_output_dir(output_dir)
     z = tf.random.stateless_normal([n_samples, trainer.latent_dim], seed=[trainer.seed, 99])
-    generated = trainer.steps.sample(z).numpy()
+    with trainer.generator.using_average():  # the averaged generator, where the trainer keeps one
+        generated = trainer.steps.sample(z).numpy()
     report = evaluate_samples(generated, np.asarray(validation_data), centers)
     report["epochs"] = int(trainer.epoch.numpy())
     report["gradient_manager"] = {

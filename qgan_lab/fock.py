@@ -712,7 +712,7 @@ class FockEngine:
 
         for (name, batched), members in groups.items():
             columns = [
-                self._column([gates[i].params[k] for i in members], read, inputs, circuit.encoding_scale, dtype)
+                self._column([gates[i].params[k] for i in members], read, inputs, circuit.input_scale, dtype)
                 for k in range(len(gates[members[0]].params))
             ]
             if batched:  # constants or weights beside per-sample inputs: broadcast to [K, B]

@@ -112,6 +112,12 @@ class QuantumGANTrainer:
         trace_threshold: a step whose smallest state trace (generator or critic) is below
             this is flagged (``low_trace``) and a :class:`~qgan_lab.callbacks.CutoffMonitor`
             with this threshold is added unless one is passed in ``callbacks``.
+        ema_decay: keep an exponential moving average of the generator's weights, updated after
+            every step with this decay (0: none, the guide). An adversarial game circles its
+            equilibrium; the average of the circling iterates sits nearer its centre than any
+            one of them. The average is saved in checkpoints (a resumed run continues it exactly)
+            and :meth:`sample`, the epoch's validation, :meth:`evaluate` and the generator's
+            ``generate()`` use it; training continues from the last iterate.
         fused_step: run each training step as a :class:`~qgan_lab.fused.FusedStep` (on the
             compiled engine: the whole step one compiled call, every update checked, clipped
             and applied inside it, no loss or gradient copied to Python between updates), else
@@ -142,6 +148,7 @@ class QuantumGANTrainer:
         trace_floor: float = 0.95,
         trace_threshold: float = TRACE_THRESHOLD,
         fused_step: bool = True,
+        ema_decay: float = 0.0,
     ):
         models = (("generator", generator, "latent_dim"), ("discriminator", discriminator, "input_dim"))
         for name, model, attr in models:
@@ -168,7 +175,8 @@ class QuantumGANTrainer:
         self.discriminator = discriminator
         self.loss_type = loss_type
         self.loss_fn = check_loss(loss_type, loss_kwargs)
-        if hasattr(self.loss_fn, "param_bound") and "param_bound" not in (loss_kwargs or {}):
+        physical = hasattr(generator, "cutoff_dim")  # (a classical control has no cutoff)
+        if physical and hasattr(self.loss_fn, "param_bound") and "param_bound" not in (loss_kwargs or {}):
             self.loss_fn.param_bound = parameter_bounds(generator, self.loss_fn.param_bound)
         self.n_critic = n_critic
         self.latent_dim = generator.latent_dim
@@ -177,6 +185,9 @@ class QuantumGANTrainer:
         self.lr_decay = check_number("lr_decay", lr_decay, low=0.0, high=1.0, low_open=True)
         self.lambda_cutoff = check_number("lambda_cutoff", lambda_cutoff, low=0.0)
         self.trace_floor = check_number("trace_floor", trace_floor, low=0.0, high=1.0, low_open=True)
+        self.ema_decay = check_number("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
+        if self.ema_decay > 0:
+            generator.track_average()
         self.base_learning_rates = {"g": float(learning_rate_g), "d": float(learning_rate_d)}
         self.g_optimizer = tf.keras.optimizers.Adam(learning_rate_g, beta_1=beta_1)
         self.d_optimizer = tf.keras.optimizers.Adam(learning_rate_d, beta_1=beta_1)
@@ -280,7 +291,8 @@ class QuantumGANTrainer:
         """``n`` generated samples (fresh latent vectors from the trainer's generator unless given)."""
         n = check_int("n", n)
         z = self.rng.normal([n, self.latent_dim]) if z is None else self._check_z(z, "z", rows=n)
-        return self.steps.sample(z)
+        with self.generator.using_average():
+            return self.steps.sample(z)
 
     # ------------------------------------------------------------------ epochs
     def train_epoch(
@@ -328,6 +340,8 @@ class QuantumGANTrainer:
                 records["d_gradients"].append(d["gradient_count"])
                 records["min_trace"].append(d["min_trace"])
                 records["critic_min_trace"].append(d["critic_min_trace"])
+            if self.ema_decay > 0:
+                self.generator.update_average(self.ema_decay)
             skipped += g["skipped"]
             if not g["skipped"]:
                 records["g_loss"].append(g["total_loss"])
@@ -425,11 +439,14 @@ class QuantumGANTrainer:
     # ------------------------------------------------------------------ checkpoints
     def architecture(self) -> dict[str, Any]:
         """What a checkpoint must match to be restored into this trainer."""
-        return {
+        arch = {
             "generator": self.generator.architecture(),
             "discriminator": self.discriminator.architecture(),
             "loss_type": self.loss_type,
         }
+        if self.ema_decay > 0:  # the average is a checkpointed variable (older runs have none)
+            arch["ema_decay"] = self.ema_decay
+        return arch
 
     def save(self, output_dir: str | Path, data_generator: Any = None) -> Path:
         """Write a checkpoint (models, optimizers, epoch, random states, gradient-manager
@@ -558,7 +575,8 @@ class QuantumGANTrainer:
             bar.close()
         logs["epoch_time"] = time.perf_counter() - began
         if validation is not None:
-            generated = self.steps.sample(self._plot_z).numpy()
+            with self.generator.using_average():
+                generated = self.steps.sample(self._plot_z).numpy()
             logs["val_w1"] = float(wasserstein_per_feature(validation, generated).mean())
             self.epoch_samples = (epoch, generated)  # the dashboard draws these
         self.epoch.assign(epoch)

@@ -169,7 +169,13 @@ _CIRCUIT = {
 CONFIG_TYPES: dict[str, dict[str, tuple[str, float]]] = {
     "data": {"batch_size": ("int", 1), "validation_samples": ("int", 1)},
     "generator": {**_CIRCUIT, "latent_dim": ("int", 1), "output_dim": ("int", 1), "output_scale": ("positive", 0)},
-    "discriminator": {**_CIRCUIT, "input_dim": ("int", 1)},
+    "discriminator": {
+        **_CIRCUIT,
+        "input_dim": ("int", 1),
+        "encoding": ("str", 0),
+        "input_center": ("numbers_or_auto", 0),
+        "input_width": ("numbers_or_auto", 0),
+    },
     "training": {
         "epochs": ("int", 1),
         "steps_per_epoch": ("int", 1),
@@ -177,6 +183,7 @@ CONFIG_TYPES: dict[str, dict[str, tuple[str, float]]] = {
         "learning_rate_g": ("positive", 0),
         "learning_rate_d": ("positive", 0),
         "beta_1": ("beta", 0),
+        "ema_decay": ("beta", 0),
         "save_interval": ("int", 1),
         "plot_interval": ("int", 1),
         "seed": ("int", 0),
@@ -199,6 +206,10 @@ def check_config_values(cfg: dict[str, Any]) -> None:
                 check_positive(name, value)
             elif kind == "beta":
                 check_number(name, value, low=0.0, high=1.0, high_open=True)
+            elif kind == "numbers_or_auto":
+                if value != "auto":
+                    for item in value if isinstance(value, list) else [value]:
+                        check_number(name, item)
             elif not isinstance(value, str):
                 raise BadType(name, f"must be a string, got {value!r}")
     loss = cfg.get("loss") or {}

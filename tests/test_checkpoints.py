@@ -140,3 +140,37 @@ def test_kill_loop_resumes_to_the_uninterrupted_result(tmp_path):
     summary = kill_resume.run(kills=2, epochs=12, seed=1, folder=tmp_path, sigint_every=2)
     assert summary["kills"] == 2 and summary["sigints"] >= 1, summary
     assert summary["differences"] == [], summary
+
+
+def test_weight_average_is_saved_and_a_resumed_run_is_bit_identical(tmp_path):
+    """ema_decay: the generator's moving average lives in the checkpoint; a run stopped after 2
+    epochs and resumed ends with the same weights *and* average as one run of 4 epochs, and the
+    evaluation samples the average, not the last iterate."""
+
+    def run(folder, epochs, resume=False):
+        trainer = tiny_trainer(ema_decay=0.8)
+        data = make_data_generator("bimodal", 4, seed=0)
+        trainer.train(data, epochs, 3, 1, save_interval=1, output_dir=folder, resume=resume, progress=False)
+        return trainer
+
+    whole = run(tmp_path / "whole", 4)
+    run(tmp_path / "parts", 2)
+    resumed = run(tmp_path / "parts", 4, resume=True)
+    for a, b in ((whole, resumed),):
+        averaged = a.generator.averaged_weights
+        for key in a.generator.weights:
+            assert np.array_equal(a.generator.weights[key].numpy(), b.generator.weights[key].numpy()), key
+            assert np.array_equal(averaged[key].numpy(), b.generator.averaged_weights[key].numpy()), key
+    gen = whole.generator
+    last = np.concatenate([v.numpy().ravel() for v in gen.weights.values()])
+    mean = np.concatenate([v.numpy().ravel() for v in gen.averaged_weights.values()])
+    assert np.abs(last - mean).max() > 1e-4  # the average is not the last iterate
+    z = np.random.default_rng(0).normal(size=(6, 1)).astype(np.float32)
+    with gen.using_average():
+        inside = gen.generate(z, averaged=False).numpy()
+    assert np.allclose(gen.generate(z).numpy(), inside)  # generate() samples the average
+    assert not np.allclose(gen.generate(z, averaged=False).numpy(), inside)
+    assert np.array_equal(np.concatenate([v.numpy().ravel() for v in gen.weights.values()]), last)  # put back
+    assert checkpoints.saved_architecture(tmp_path / "whole")["ema_decay"] == 0.8
+    with pytest.raises(ValueError, match="another architecture"):
+        tiny_trainer().check_checkpoint_compatible(tmp_path / "whole")  # a run without an average

@@ -53,3 +53,14 @@ def test_unknown_targets_are_named():
         get_target("tri")
     with pytest.raises(TypeError, match="target must be"):
         get_target(3.0)
+
+
+def test_ring_of_eight_gaussians_and_the_one_dimensional_skewed_target():
+    centers = centers_of("ring8")
+    assert centers.shape == (8, 2)
+    assert np.allclose(np.hypot(*centers.T), 2.0) and np.allclose(centers.mean(0), 0.0, atol=1e-12)
+    x = validation_set("ring8", 8000)
+    nearest = np.argmin(((x[:, None] - centers[None]) ** 2).sum(-1), axis=1)
+    assert np.all(np.abs(np.bincount(nearest, minlength=8) - 1000) <= 15)  # equal weights, about 1 % overlap
+    skew = validation_set("skewed_1d", 20000)
+    assert skew.shape == (20000, 1) and stats.skew(skew[:, 0]) > 1.0

@@ -294,3 +294,37 @@ def test_critic_options_enter_the_architecture_and_are_checked():
         PureQuantumDiscriminator(2, 2, 1, 5, readout="parity")
     with pytest.raises(TypeError, match="reupload"):
         PureQuantumDiscriminator(2, 2, 1, 5, reupload=1)
+
+
+@pytest.mark.parametrize("encoding", ["bounded", "phase"])
+def test_bounded_encodings_keep_the_critic_inside_its_cutoff_for_every_input(encoding):
+    """The state depends on x only through tanh((x - c) / w): the trace over a grid of that cube
+    bounds every input, |x| = 10 and 50 included. The guide's displacement encoding leaves the
+    cutoff at |x| = 10 (the failure the bounded encodings exist for)."""
+    options = dict(readout="joint", reupload=True, passive_std=0.5, seed=2, input_width=2.0, encoding_scale=0.4)
+    critic = PureQuantumDiscriminator(2, 2, 2, 8, encoding=encoding, **options)
+    floor = critic.min_trace_over_inputs(21)
+    assert floor >= 0.99
+    far = np.array([[10.0, -10.0], [50.0, 50.0], [-50.0, 3.0], [0.0, 1e6]], np.float32)
+    traces = critic.forward(far)["trace"].numpy()
+    assert traces.min() >= 0.99 and traces.min() >= floor - 1e-6
+    assert np.abs(critic.encode(tf.constant(far)).numpy()).max() <= (0.75 * np.pi if encoding == "phase" else 1.0)
+    plain = PureQuantumDiscriminator(2, 2, 2, 8, **{**options, "encoding_scale": 0.3})
+    assert plain.forward(far[:1])["trace"].numpy().min() < 0.5
+    with pytest.raises(ValueError, match="bounded encoding"):
+        plain.min_trace_over_inputs()
+
+
+def test_encoding_options_are_checked_and_enter_the_architecture():
+    critic = PureQuantumDiscriminator(2, 2, 1, 5, encoding="phase", input_center=[1.0, -1.0], input_width=3.0)
+    arch = critic.architecture()
+    assert arch["encoding"] == "phase" and arch["input_center"] == [1.0, -1.0] and arch["input_width"] == [3.0, 3.0]
+    assert "encoding" not in PureQuantumDiscriminator(2, 2, 1, 5).architecture()  # older checkpoints still load
+    with pytest.raises(ValueError, match="encoding must be one of"):
+        PureQuantumDiscriminator(2, 2, 1, 5, encoding="angle")
+    with pytest.raises(ValueError, match="input_width must be positive"):
+        PureQuantumDiscriminator(2, 2, 1, 5, encoding="bounded", input_width=[1.0, 0.0])
+    with pytest.raises(ValueError, match="input_center must be a number or 2 numbers"):
+        PureQuantumDiscriminator(2, 2, 1, 5, encoding="bounded", input_center=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="at most 1"):
+        PureQuantumDiscriminator(2, 1, 1, 5, encoding="phase")  # one phase per mode
