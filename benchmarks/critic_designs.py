@@ -11,8 +11,10 @@ For every design (a set of ``[discriminator]`` settings over the ``bimodal`` pre
   samples of each; two samples of the target itself are about 0.1 apart at that size), for the
   target's best single Gaussian, a copy widened (std x 1.4) and a copy shifted by 0.3. This says
   whether a critic *can* teach before a GAN run says whether it *did*;
-* the **GAN** with that critic: the preset's generator, data, loss, schedule and seeds, only the
-  critic changed (``--epochs`` shortens every run alike), evaluated as ``bench_quality.py`` does
+* the **GAN** with that critic: the preset's generator, data and loss, one game for all (``--game``,
+  :data:`GAMES`; ``ttur``: batch 64, 5 critic updates per generator update, critic learning rate
+  0.03, generator 0.002, both decaying to a tenth, a 0.99 weight average of the generator), the
+  same seeds, only the critic changed (``--epochs`` shortens every run alike), evaluated as ``bench_quality.py`` does
   (per-feature W1 of 1000 samples against 5000 held-out ones, the *last* iterate or the weight
   average where the preset keeps one; never a best epoch) and the critic's smallest trace.
 
@@ -44,35 +46,22 @@ BASE = {
     "passive_std": 0.1,
 }
 AUTO = {"input_center": "auto", "input_width": "auto"}
+JOINT = {"readout": "joint", "passive_std": 0.5}
 #: name -> [discriminator] settings (over BASE)
 DESIGNS: dict[str, dict] = {
     "photon_number": {},
-    "fock": {"readout": "fock"},
-    "joint": {"readout": "joint", "cutoff_dim": 8, "encoding_scale": 0.5, "passive_std": 0.5},
-    "joint+bounded": {
-        "readout": "joint",
-        "cutoff_dim": 8,
-        "encoding": "bounded",
-        "encoding_scale": 1.0,
-        "passive_std": 0.5,
-        **AUTO,
-    },
-    "joint+phase": {
-        "readout": "joint",
-        "cutoff_dim": 8,
-        "encoding": "phase",
-        "encoding_scale": 0.7,
-        "passive_std": 0.5,
-        **AUTO,
-    },
-    "joint+phase c10 a1": {
-        "readout": "joint",
-        "cutoff_dim": 10,
-        "encoding": "phase",
-        "encoding_scale": 1.0,
-        "passive_std": 0.5,
-        **AUTO,
-    },
+    "joint": {**JOINT, "cutoff_dim": 8, "encoding_scale": 0.5},
+    "joint+bounded": {**JOINT, "cutoff_dim": 8, "encoding": "bounded", "encoding_scale": 1.0, **AUTO},
+    "joint+phase": {**JOINT, "cutoff_dim": 10, "encoding": "phase", "encoding_scale": 0.6, **AUTO},
+    "joint+phase c14": {**JOINT, "cutoff_dim": 14, "encoding": "phase", "encoding_scale": 0.9, **AUTO},
+}
+#: games (settings over the preset's [training], [data] and [loss]); every design of a table plays one
+TTUR = {"n_critic": 5, "learning_rate_d": 0.03, "learning_rate_g": 0.002, "lr_decay": 0.1, "ema_decay": 0.99}
+GAMES: dict[str, dict] = {
+    "preset": {},
+    "ttur": {"training": TTUR, "data": {"batch_size": 64}},
+    "ttur-no-average": {"training": {**TTUR, "ema_decay": 0.0}, "data": {"batch_size": 64}},
+    "ttur-gp1": {"training": TTUR, "data": {"batch_size": 64}, "loss": {"lambda_gp": 1.0}},
 }
 
 
@@ -92,13 +81,16 @@ def run_capacity(name: str, seed: int = 0) -> list[dict]:
     return capacity_diagnostic(make, "bimodal", steps=600, batch_size=64, learning_rate=0.02, seed=seed)
 
 
-def run_gan(name: str, seed: int, epochs: int | None, preset: str) -> dict:
-    """Train ``preset`` with this design's critic and one seed; the evaluation report."""
+def run_gan(name: str, seed: int, epochs: int | None, preset: str, game: str) -> dict:
+    """Train ``preset`` with this design's critic, the game ``game`` and one seed; the evaluation."""
     import qgan_lab  # noqa: F401
     from qgan_lab.config import build, load_config, with_overrides
 
     started = time.perf_counter()
-    cfg = with_overrides(load_config(preset), seed=seed, epochs=epochs)
+    cfg = load_config(preset)
+    for section, values in GAMES[game].items():
+        cfg.setdefault(section, {}).update(values)
+    cfg = with_overrides(cfg, seed=seed, epochs=epochs)
     cfg["discriminator"] = {"input_dim": cfg["discriminator"]["input_dim"], **design_settings(name)}
     trainer, data, validation, centers = build(cfg)
     train = cfg["training"]
@@ -123,7 +115,8 @@ def main() -> None:
     parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, help="shorten every GAN run alike (the preset's schedule otherwise)")
-    parser.add_argument("--preset", default="bimodal", help="the generator, data and game the critics are put in")
+    parser.add_argument("--preset", default="bimodal", help="the generator and data the critics are put in")
+    parser.add_argument("--game", default="ttur", choices=list(GAMES), help="the game every design plays")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, each in its own process")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--capacity-only", action="store_true")
@@ -133,7 +126,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, name, seed = args.child[0], args.child[1], int(args.child[2])
-        result = run_capacity(name, seed) if kind == "capacity" else run_gan(name, seed, args.epochs, args.preset)
+        if kind == "capacity":
+            result = run_capacity(name, seed)
+        else:
+            result = run_gan(name, seed, args.epochs, args.preset, args.game)
         print(json.dumps(result))
         return
     jobs: list[tuple[str, str, int]] = []
@@ -141,16 +137,22 @@ def main() -> None:
         jobs += [("capacity", name, 0) for name in args.designs]
     if not args.capacity_only:
         jobs += [("gan", name, seed) for name in args.designs for seed in args.seeds]
-    extra = ["--preset", args.preset] + (["--epochs", str(args.epochs)] if args.epochs else [])
+    extra = ["--preset", args.preset, "--game", args.game] + (["--epochs", str(args.epochs)] if args.epochs else [])
+
+    def run(job: tuple[str, str, int]) -> dict:
+        result = _child(["--child", job[0], job[1], str(job[2]), *extra])
+        print(f"done: {job[0]} {job[1]} seed {job[2]}: {json.dumps(result)}", flush=True)
+        return result
+
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda job: _child(["--child", job[0], job[1], str(job[2]), *extra]), jobs))
+        results = list(pool.map(run, jobs))
     table: dict[str, dict] = {name: {"capacity": None, "gan": {}} for name in args.designs}
     for (kind, name, seed), result in zip(jobs, results):
         if kind == "capacity":
             table[name]["capacity"] = result
         else:
             table[name]["gan"][seed] = result
-    schedule = f"{args.preset}" + (f", {args.epochs} epochs" if args.epochs else ", full schedule")
+    schedule = f"{args.preset}, game {args.game}" + (f", {args.epochs} epochs" if args.epochs else ", full schedule")
     print(f"critic designs on bimodal: capacity (critic estimate / exact W1) and the GAN ({schedule})")
     print(f"{'design':<20} {'gaussian':>15} {'widened':>15} {'shifted':>15}   GAN W1 per feature by seed (coverage)")
     for name in args.designs:

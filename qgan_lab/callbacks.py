@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from .metrics import mode_coverage
 
@@ -153,6 +154,36 @@ class EarlyStopping(QuantumGANCallback):
                 self.best,
                 self.best_epoch,
             )
+
+
+class CriticSnapshots(QuantumGANCallback):
+    """Keep the critic's score on a grid of inputs at chosen epochs: what the critic *sees*.
+
+    ``maps[epoch]`` is ``[points, points]`` (rows: the second feature; 2-D inputs) or
+    ``[points]`` (1-D), with :attr:`grid` the coordinates along each axis, and ``samples[epoch]``
+    the generator's samples of that epoch's validation (where the trainer drew them). Plot with
+    :func:`qgan_lab.plotting.plot_critic_maps`. Taught in ``06_training_loop``.
+    """
+
+    def __init__(self, epochs: Any, low: float = -5.0, high: float = 5.0, points: int = 41):
+        self.epochs = {int(e) for e in epochs}
+        self.grid = np.linspace(low, high, int(points))
+        self.maps: dict[int, np.ndarray] = {}
+        self.samples: dict[int, np.ndarray] = {}
+
+    def on_epoch_end(self, epoch, trainer, logs=None):
+        if epoch not in self.epochs:
+            return
+        critic = trainer.discriminator
+        if critic.input_dim == 1:
+            inputs = self.grid[:, None]
+        else:
+            gx, gy = np.meshgrid(self.grid, self.grid)
+            inputs = np.stack([gx.ravel(), gy.ravel()] + [np.zeros(gx.size)] * (critic.input_dim - 2), 1)
+        score = trainer.steps._critic(tf.constant(inputs, critic.real_dtype)).numpy()[:, 0]
+        self.maps[epoch] = score.reshape(self.grid.size, -1) if critic.input_dim > 1 else score
+        if trainer.epoch_samples is not None and trainer.epoch_samples[0] == epoch:
+            self.samples[epoch] = trainer.epoch_samples[1]
 
 
 def guide_callbacks(centers: Any = None) -> list[QuantumGANCallback]:

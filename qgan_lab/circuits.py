@@ -57,13 +57,15 @@ class ParamRef:
     """Where one gate parameter comes from.
 
     ``source`` is ``"w"`` (trainable weight ``group[index]``), ``"x"`` (input feature
-    ``index`` times the circuit's ``encoding_scale``) or ``"c"`` (the constant ``value``).
+    ``index`` times the circuit's :attr:`~CVCircuit.input_scale` times ``factor``) or ``"c"``
+    (the constant ``value``).
     """
 
     source: str
     group: str = ""
     index: int = 0
     value: float = 0.0
+    factor: float = 1.0
 
     @property
     def symbol(self) -> str:
@@ -71,7 +73,7 @@ class ParamRef:
         if self.source == "w":
             return f"{self.group}_{self.index}"
         if self.source == "x":
-            return f"x_{self.index}"
+            return f"x_{self.index}" if self.factor == 1.0 else f"x_{self.index}_times_{self.factor:g}"
         return repr(self.value)
 
 
@@ -161,7 +163,7 @@ class ProgramMixin:
                 if ref.source == "w":
                     args[ref.symbol] = weights[ref.group][ref.index]
                 elif ref.source == "x":
-                    args[ref.symbol] = self.input_scale * inputs[:, ref.index]
+                    args[ref.symbol] = self.input_scale * ref.factor * inputs[:, ref.index]
         return args
 
 
@@ -181,11 +183,16 @@ class CVCircuit(ProgramMixin):
         reupload: if ``True`` the encoding displacements are applied again before every
             layer (data re-uploading), not only before the first. The weights are the same.
         encoding: ``"displacement"`` (above) or ``"phase"``: feature ``k`` sets the *phase* of a
-            displacement of fixed amplitude ``s`` on mode ``k``, ``Dgate(s, x_k)``, and each
-            re-upload rotates mode ``k`` by it, ``Rgate(x_k)`` (needs ``n_inputs <= n_modes``).
-            The input adds ``s^2`` photons on average once, whatever its value, and a rotation
-            conserves photon number: no input can push the state out of the cutoff; the input
-            enters as an angle (:class:`~qgan_lab.models.PureQuantumDiscriminator` squashes it first).
+            displacement of fixed amplitude ``s`` on mode ``k`` that follows a fixed reference
+            displacement (``Dgate(s, 0)`` then ``Dgate(s, x_k)``: the coherent amplitude
+            ``s (1 + e^{i x_k})``, whose photon number ``2 s^2 (1 + cos x_k)`` reads the angle
+            from the first gate on). Re-upload ``l`` (before layer ``l``) rotates mode ``k`` by
+            ``(l + 1) x_k``, ``Rgate((l + 1) x_k)``: the higher multiples resolve the angle more
+            finely, and the first upload tells their aliases apart (needs ``n_inputs <=
+            n_modes``). The input moves the amplitude on a circle of radius ``s``, at most ``2 s``
+            from vacuum whatever its value, and a rotation conserves photon number: no input can
+            push the state out of the cutoff. The input enters as an angle
+            (:class:`~qgan_lab.models.PureQuantumDiscriminator` squashes it first).
     """
 
     n_modes: int
@@ -280,14 +287,22 @@ class CVCircuit(ProgramMixin):
         return weights
 
     # ------------------------------------------------------------------ gates
-    def encoding_gates(self, first: bool = True) -> list[GateSpec]:
+    def encoding_gates(self, upload: int = 0) -> list[GateSpec]:
         """Displacements that load the input features (see the class docstring); for
-        ``encoding="phase"``, the re-uploads (``first=False``) are rotations ``Rgate(x_k)``."""
+        ``encoding="phase"``, re-upload ``upload >= 1`` rotates by ``(upload + 1) x_k``."""
         if self.encoding == "phase":
-            if not first:
-                return [GateSpec("R", (k,), (ParamRef("x", index=k),)) for k in range(self.n_inputs)]
+            if upload:
+                rotations = []
+                for k in range(self.n_inputs):
+                    angle = ParamRef("x", index=k, factor=float(upload + 1))
+                    rotations.append(GateSpec("R", (k,), (angle,)))
+                return rotations
             amplitude = ParamRef("c", value=float(self.encoding_scale))
-            return [GateSpec("D", (k,), (amplitude, ParamRef("x", index=k))) for k in range(self.n_inputs)]
+            gates = []
+            for k in range(self.n_inputs):  # a fixed reference, then the input's phase: |s + s e^{i x}|
+                gates.append(GateSpec("D", (k,), (amplitude, ParamRef("c", value=0.0))))
+                gates.append(GateSpec("D", (k,), (amplitude, ParamRef("x", index=k))))
+            return gates
         gates = []
         for k in range(self.n_inputs):
             mode, phase = (k, 0.0) if k < self.n_modes else (k - self.n_modes, math.pi / 2)
@@ -323,7 +338,7 @@ class CVCircuit(ProgramMixin):
         gates = []
         for layer in range(self.layers):
             if layer == 0 or self.reupload:
-                gates += self.encoding_gates(first=layer == 0)
+                gates += self.encoding_gates(upload=layer)
             gates += self.layer_gates(layer)
         return tuple(gates)
 

@@ -658,7 +658,7 @@ class FockEngine:
             values = []
             for ref in refs:
                 if ref.source == "x":
-                    values.append(scale * tf.cast(inputs[:, ref.index], real))
+                    values.append(scale * ref.factor * tf.cast(inputs[:, ref.index], real))
                 elif ref.source == "w":
                     values.append(tf.broadcast_to(read(ref.group)[ref.index], batch))
                 else:

@@ -396,12 +396,17 @@ class PureQuantumDiscriminator(QuantumCircuitModel):
 
     * ``"displacement"`` (default, the guide's) - ``Dgate(s * x_k)``: unbounded in ``x``;
     * ``"bounded"`` - ``Dgate(s * tanh((x_k - c_k) / w_k))``: a displacement of at most ``s``;
-    * ``"phase"`` - ``Dgate(s, PHASE_RANGE * tanh((x_k - c_k) / w_k))``: a displacement of fixed
-      amplitude ``s`` whose *phase* carries the input (``input_dim <= n_modes``).
+    * ``"phase"`` - a reference ``Dgate(s, 0)``, then ``Dgate(s, phi_k)`` with ``phi_k = PHASE_RANGE *
+      tanh((x_k - c_k) / w_k)``: the amplitude ``s (1 + e^{i phi_k})`` carries the input as an angle;
+      re-upload ``l`` is a rotation ``Rgate((l + 1) phi_k)``, which conserves photon number (``input_dim <= n_modes``;
+      see :class:`~qgan_lab.circuits.CVCircuit`).
 
-    With either bounded encoding no input adds more than ``s`` to a mode's amplitude at each
-    upload, so the state's trace is bounded below for all inputs at once (it is a continuous
-    function of ``u = tanh(...)`` in the compact ``[-1, 1]^d``: :meth:`min_trace_over_inputs`).
+    With either bounded encoding the input moves each mode's amplitude by at most ``s`` per upload
+    (``"bounded"``) or ``2 s`` once (``"phase"``), so the state's trace is bounded below for all
+    inputs at once (it is a continuous function of ``u = tanh(...)`` in the compact ``[-1, 1]^d``:
+    :meth:`min_trace_over_inputs`). The price is resolution: a coherent state resolves its
+    amplitude to about 1/2 and its phase to about ``1 / (2 |alpha|)``, so fewer photons see the
+    input more coarsely (notebook 02 shows both).
     ``input_center`` (``c``) and ``input_width`` (``w``), one number or one per feature, put the
     data in the squashing's near-linear range; :func:`qgan_lab.config.build` derives them from
     the data (``input_width = "auto"``).

@@ -180,3 +180,35 @@ def plot_training_dashboard(
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.96) if title else (0, 0, 1, 1))
     return fig
+
+
+def plot_critic_maps(snapshots: Any, real: Any | None = None, max_points: int = 300):
+    """One panel per kept epoch of a :class:`~qgan_lab.callbacks.CriticSnapshots`: the critic's
+    score over the plane (colour), the generator's samples of that epoch (orange) and, if given,
+    real samples (blue). Where the score is high the critic believes "real"; the generator
+    climbs it. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    epochs = sorted(snapshots.maps)
+    if not epochs:
+        raise ValueError("the snapshots hold no epoch yet: train with the callback first")
+    fig, axes = plt.subplots(1, len(epochs), figsize=(3.6 * len(epochs), 3.4), squeeze=False)
+    grid = snapshots.grid
+    for ax, epoch in zip(axes[0], epochs):
+        score = snapshots.maps[epoch]
+        if score.ndim == 2:
+            image = ax.contourf(grid, grid, score, levels=20, cmap="RdBu_r")
+            if real is not None:
+                ax.scatter(*np.asarray(real)[:max_points, :2].T, s=4, c="tab:blue", alpha=0.4, label="real")
+            if epoch in snapshots.samples:
+                fake = snapshots.samples[epoch][:max_points, :2]
+                ax.scatter(*fake.T, s=4, c="tab:orange", alpha=0.6, label="generated")
+            ax.set(xlabel="x1", ylabel="x2", aspect="equal")
+            fig.colorbar(image, ax=ax, shrink=0.8)
+        else:
+            ax.plot(grid, score, "k")
+            ax.set(xlabel="x", ylabel="critic score")
+        ax.set_title(f"critic after epoch {epoch}")
+    axes[0][0].legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    return fig

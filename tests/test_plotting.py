@@ -91,3 +91,26 @@ def test_homodyne_histogram_draws_samples_and_density_and_checks_lengths():
     with pytest.raises(ValueError, match="same length"):
         plot_homodyne_histogram(samples, xvec, density[:-1], ax=ax)
     plt.close(fig)
+
+
+def test_critic_snapshots_keep_the_critics_score_and_the_maps_draw():
+    from qgan_lab.callbacks import CriticSnapshots
+    from qgan_lab.data import make_data_generator, validation_set
+    from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator
+    from qgan_lab.plotting import plot_critic_maps
+    from qgan_lab.training import QuantumGANTrainer
+
+    snapshots = CriticSnapshots(epochs=[1, 2], low=-3, high=3, points=7)
+    with pytest.raises(ValueError, match="no epoch yet"):
+        plot_critic_maps(snapshots)
+    generator = PureQuantumGenerator(2, 2, 2, 1, 4, readout="sample", seed=0)
+    critic = PureQuantumDiscriminator(2, 2, 1, 4, readout="joint", encoding="phase", encoding_scale=0.4, seed=1)
+    trainer = QuantumGANTrainer(generator, critic, n_critic=1, seed=0, callbacks=[snapshots])
+    validation = validation_set(n=100)
+    trainer.train(make_data_generator("bimodal", 8, seed=0), 2, 2, 2, validation_data=validation)
+    assert sorted(snapshots.maps) == [1, 2] and snapshots.maps[2].shape == (7, 7)
+    point = tf.constant([[snapshots.grid[2], snapshots.grid[5]]], tf.float32)  # row: x2, column: x1
+    assert abs(snapshots.maps[2][5, 2] - float(critic.discriminate(point)[0, 0])) < 1e-5
+    assert snapshots.samples[2].shape == (500, 2)
+    fig = plot_critic_maps(snapshots, validation)
+    assert len(fig.axes) == 4  # two panels and their colour bars
