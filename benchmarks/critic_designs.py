@@ -13,7 +13,7 @@ For every design (a set of ``[discriminator]`` settings over the ``bimodal`` pre
   whether a critic *can* teach before a GAN run says whether it *did*;
 * the **GAN** with that critic: the preset's generator, data and loss, one game for all (``--game``,
   :data:`GAMES`; ``ttur``: batch 64, 5 critic updates per generator update, critic learning rate
-  0.03, generator 0.002, both decaying to a tenth, a 0.99 weight average of the generator), the
+  0.03, generator 0.004, both decaying to a tenth, a 0.99 weight average of the generator), the
   same seeds, only the critic changed (``--epochs`` shortens every run alike), evaluated as ``bench_quality.py`` does
   (per-feature W1 of 1000 samples against 5000 held-out ones, the *last* iterate or the weight
   average where the preset keeps one; never a best epoch) and the critic's smallest trace.
@@ -47,16 +47,20 @@ BASE = {
 }
 AUTO = {"input_center": "auto", "input_width": "auto"}
 JOINT = {"readout": "joint", "passive_std": 0.5}
+PHASE = {"cutoff_dim": 10, "encoding": "phase", "encoding_scale": 0.6, "active_std": 0.05, **AUTO}
 #: name -> [discriminator] settings (over BASE)
 DESIGNS: dict[str, dict] = {
     "photon_number": {},
     "joint": {**JOINT, "cutoff_dim": 8, "encoding_scale": 0.5},
-    "joint+bounded": {**JOINT, "cutoff_dim": 8, "encoding": "bounded", "encoding_scale": 1.0, **AUTO},
-    "joint+phase": {**JOINT, "cutoff_dim": 10, "encoding": "phase", "encoding_scale": 0.6, **AUTO},
-    "joint+phase c14": {**JOINT, "cutoff_dim": 14, "encoding": "phase", "encoding_scale": 0.9, **AUTO},
+    "joint+bounded": {**JOINT, "cutoff_dim": 8, "encoding": "bounded", "encoding_scale": 0.5, **AUTO},
+    "joint+phase": {**JOINT, **PHASE},
+    "joint+phase 3 layers": {**JOINT, **PHASE, "layers": 3},
+    "joint+phase c12": {**JOINT, **PHASE, "cutoff_dim": 12, "encoding_scale": 0.8},
 }
+
+
 #: games (settings over the preset's [training], [data] and [loss]); every design of a table plays one
-TTUR = {"n_critic": 5, "learning_rate_d": 0.03, "learning_rate_g": 0.002, "lr_decay": 0.1, "ema_decay": 0.99}
+TTUR = {"n_critic": 5, "learning_rate_d": 0.03, "learning_rate_g": 0.004, "lr_decay": 0.1, "ema_decay": 0.99}
 GAMES: dict[str, dict] = {
     "preset": {},
     "ttur": {"training": TTUR, "data": {"batch_size": 64}},

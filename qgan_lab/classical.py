@@ -36,7 +36,7 @@ class _MLP(tf.Module):
         for i, (a, b) in enumerate(zip(self.sizes, self.sizes[1:])):
             self.weights[f"kernel_{i}"] = tf.Variable(init([a, b]), name=f"kernel_{i}")
             self.weights[f"bias_{i}"] = tf.Variable(tf.zeros([b]), name=f"bias_{i}")
-        self.real_dtype = tf.float32
+        self.real_dtype = self.dtype = tf.float32  # (the trainer reads both)
         self.engine = SimpleNamespace(compilable=True)
         self._jit = True
 
