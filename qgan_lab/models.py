@@ -356,7 +356,7 @@ class PureQuantumGenerator(WeightAverage, QuantumCircuitModel):
     def cat_weights(self) -> dict[str, np.ndarray]:
         """Hand-set weights whose sampled output is the guide's bimodal target.
 
-        A two-mode squeezed cat: ``S(ln 2)`` on modes 0 and 1, ``D(sqrt 2)`` and ``K(pi/2)`` on
+        A squeezed cat sent through a beamsplitter: ``S(ln 2)`` on modes 0 and 1, ``D(sqrt 2)`` and ``K(pi/2)`` on
         mode 0 (layer 0), then a 50:50 beamsplitter on modes 0, 1 (layer 1); every other
         weight 0. With ``readout="sample"`` the output has modes near ``+-(2, 2)``, std about
         0.5 (needs ``n_modes >= 2``, ``layers >= 2``; cutoff 8 or more is accurate).
