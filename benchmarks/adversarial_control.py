@@ -2,13 +2,14 @@
 
     python benchmarks/adversarial_control.py [--seeds 0 1 2] [--hidden 64] [--epochs N]
 
-The ``bimodal`` preset trains its Born-machine generator against a quantum critic (WGAN-GP) and
-ends at W1 0.46-0.92 per feature (``bench_quality.py``). Two suspects: the generator and the
-game (schedule, learning rates, gradient penalty), or the critic. This script keeps everything of
-the preset (generator, data, WGAN-GP loss, n_critic, learning rates and their decay, the cutoff
-penalty, seeds, evaluation) and swaps only the critic for a small classical network (two hidden
-layers, leaky ReLU). If the generator then reaches the bar, the quantum critic is the bottleneck.
-A control experiment, not part of the package: the lab's models stay quantum.
+The ``bimodal`` preset trains its Born-machine generator against a quantum critic (WGAN-GP).
+Where it falls short there are two suspects: the generator and the game (schedule, learning
+rates, gradient penalty, weight average), or the critic. This script keeps everything of the
+preset (generator, data, the whole ``[training]`` game via :func:`qgan_lab.config.trainer_for`,
+seeds, evaluation) and swaps only the critic for a small classical network
+(:class:`qgan_lab.classical.ClassicalCritic`: two hidden layers, leaky ReLU). If the generator
+then reaches the bar, the quantum critic is the bottleneck. ``bench_quality.py`` runs the same
+control as its ``mlp_critic`` row, on every target.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peak.py
 from peak import peak_rss_mib  # noqa: E402
 
 from qgan_lab.classical import ClassicalCritic  # noqa: E402
-from qgan_lab.config import build, load_config, loss_kwargs, with_overrides  # noqa: E402
-from qgan_lab.training import QuantumGANTrainer  # noqa: E402
+from qgan_lab.config import build, load_config, trainer_for, with_overrides  # noqa: E402
 
 
 def run(seed: int, hidden: int, epochs: int | None = None) -> dict:
@@ -39,19 +39,8 @@ def run(seed: int, hidden: int, epochs: int | None = None) -> dict:
     cfg = with_overrides(load_config("bimodal"), seed=seed, epochs=epochs)
     quantum_trainer, data, validation, centers = build(cfg)  # the preset's generator, data, validation
     train = cfg["training"]
-    trainer = QuantumGANTrainer(
-        quantum_trainer.generator,
-        ClassicalCritic(quantum_trainer.generator.output_dim, hidden, seed + 1),
-        train["loss_type"],
-        n_critic=int(train["n_critic"]),
-        learning_rate_g=float(train["learning_rate_g"]),
-        learning_rate_d=float(train["learning_rate_d"]),
-        beta_1=float(train["beta_1"]),
-        lr_decay=float(train["lr_decay"]),
-        lambda_cutoff=float(train["lambda_cutoff"]),
-        loss_kwargs=loss_kwargs(cfg),
-        seed=seed,
-    )
+    critic = ClassicalCritic(quantum_trainer.generator.output_dim, hidden, seed + 1)
+    trainer = trainer_for(cfg, quantum_trainer.generator, critic)  # the preset's whole game
     trainer.train(data, int(train["epochs"]), int(train["steps_per_epoch"]), trainer.latent_dim, progress=False)
     report = trainer.evaluate(validation, centers, n_samples=1000)
     report["wall_s"] = time.perf_counter() - started

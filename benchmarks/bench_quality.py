@@ -73,16 +73,15 @@ def run_one(preset: str, target: str, row: str, seed: int, epochs: int | None) -
 
     import qgan_lab  # noqa: F401
     from qgan_lab.classical import ClassicalCritic, ClassicalGenerator, matching_width
-    from qgan_lab.config import build, loss_kwargs
+    from qgan_lab.config import build, trainer_for
     from qgan_lab.data import get_target, validation_set
     from qgan_lab.metrics import wasserstein_per_feature
-    from qgan_lab.training import QuantumGANTrainer
 
     started = time.perf_counter()
     cfg = adapted_config(preset, target, seed, epochs)
     trainer, data, validation, centers = build(cfg)
     train = cfg["training"]
-    if row != "quantum":
+    if row != "quantum":  # one model swapped for a classical control; the same game (config.trainer_for)
         generator, critic = trainer.generator, trainer.discriminator
         if row == "mlp_critic":
             critic = ClassicalCritic(generator.output_dim, 64, seed + 1)
@@ -90,20 +89,7 @@ def run_one(preset: str, target: str, row: str, seed: int, epochs: int | None) -
             n_params = sum(int(np.prod(v.shape)) for v in generator.trainable_variables)
             width = matching_width(n_params, generator.latent_dim, generator.output_dim)
             generator = ClassicalGenerator(generator.latent_dim, generator.output_dim, width, seed)
-        trainer = QuantumGANTrainer(
-            generator,
-            critic,
-            train["loss_type"],
-            n_critic=int(train["n_critic"]),
-            learning_rate_g=float(train["learning_rate_g"]),
-            learning_rate_d=float(train["learning_rate_d"]),
-            beta_1=float(train["beta_1"]),
-            lr_decay=float(train["lr_decay"]),
-            lambda_cutoff=float(train["lambda_cutoff"]),
-            ema_decay=float(train.get("ema_decay", 0.0)),
-            loss_kwargs=loss_kwargs(cfg),
-            seed=seed,
-        )
+        trainer = trainer_for(cfg, generator, critic)
     z = tf.random.stateless_normal([1000, trainer.latent_dim], seed=[seed, 99])
     start_w1 = wasserstein_per_feature(validation, trainer.steps.sample(z).numpy())
     trainer.train(data, int(train["epochs"]), int(train["steps_per_epoch"]), trainer.latent_dim, progress=False)

@@ -167,17 +167,14 @@ def derive_input_range(section: dict[str, Any], target: Any) -> dict[str, Any]:
     return out
 
 
-def build(cfg: dict[str, Any]):
-    """Models, trainer, data generator, validation set and mixture centres from a config."""
-    from .data import centers_of, make_data_generator, validation_set
-    from .models import PureQuantumDiscriminator, PureQuantumGenerator
+def trainer_for(cfg: dict[str, Any], generator: Any, discriminator: Any):
+    """A :class:`~qgan_lab.training.QuantumGANTrainer` for these two models with the config's
+    ``[training]`` game and ``[loss]`` (the models may be any with the trainer's interface, e.g.
+    the classical controls of :mod:`qgan_lab.classical`)."""
     from .training import QuantumGANTrainer
 
-    train, data = cfg["training"], cfg["data"]
-    seed = int(train.get("seed", 0))
-    generator = PureQuantumGenerator(seed=seed, **cfg["generator"])
-    discriminator = PureQuantumDiscriminator(seed=seed + 1, **derive_input_range(cfg["discriminator"], data["target"]))
-    trainer = QuantumGANTrainer(
+    train = cfg["training"]
+    return QuantumGANTrainer(
         generator,
         discriminator,
         train.get("loss_type", "wasserstein"),
@@ -189,8 +186,20 @@ def build(cfg: dict[str, Any]):
         lambda_cutoff=float(train.get("lambda_cutoff", 0.0)),
         ema_decay=float(train.get("ema_decay", 0.0)),
         loss_kwargs=loss_kwargs(cfg),
-        seed=seed,
+        seed=int(train.get("seed", 0)),
     )
+
+
+def build(cfg: dict[str, Any]):
+    """Models, trainer, data generator, validation set and mixture centres from a config."""
+    from .data import centers_of, make_data_generator, validation_set
+    from .models import PureQuantumDiscriminator, PureQuantumGenerator
+
+    data = cfg["data"]
+    seed = int(cfg["training"].get("seed", 0))
+    generator = PureQuantumGenerator(seed=seed, **cfg["generator"])
+    discriminator = PureQuantumDiscriminator(seed=seed + 1, **derive_input_range(cfg["discriminator"], data["target"]))
+    trainer = trainer_for(cfg, generator, discriminator)
     data_generator = make_data_generator(data["target"], int(data["batch_size"]), seed=seed)
     validation = validation_set(data["target"], int(data.get("validation_samples", 5000)))
     return trainer, data_generator, validation, centers_of(data["target"])
