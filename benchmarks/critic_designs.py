@@ -6,7 +6,8 @@
 For every design (a set of ``[discriminator]`` settings over the ``bimodal`` preset) it prints
 
 * the **capacity diagnostic** (:func:`qgan_lab.capacity.capacity_diagnostic`): a fresh critic
-  trained to convergence (WGAN-GP, 600 updates, batch 64) against a *fixed* fake distribution,
+  trained to convergence (WGAN-GP, 600 updates, batch 64, learning rate 0.02; the classical MLP
+  reference 0.002) against a *fixed* fake distribution,
   its held-out Wasserstein estimate beside the exact W1 between the two (POT's ``emd2`` on 2000
   samples of each; two samples of the target itself are about 0.1 apart at that size), for the
   target's best single Gaussian, a copy widened (std x 1.4) and a copy shifted by 0.3. This says
@@ -56,7 +57,9 @@ DESIGNS: dict[str, dict] = {
     "joint+phase": {**JOINT, **PHASE},
     "joint+phase 3 layers": {**JOINT, **PHASE, "layers": 3},
     "joint+phase c12": {**JOINT, **PHASE, "cutoff_dim": 12, "encoding_scale": 0.8},
+    "classical MLP": {},  # the reference: qgan_lab.classical.ClassicalCritic (2-64-64-1), not a quantum design
 }
+CLASSICAL = "classical MLP"
 
 
 #: games (settings over the preset's [training], [data] and [loss]); every design of a table plays one
@@ -80,6 +83,11 @@ def run_capacity(name: str, seed: int = 0) -> list[dict]:
     from qgan_lab.config import derive_input_range
     from qgan_lab.models import PureQuantumDiscriminator
 
+    if name == CLASSICAL:
+        from qgan_lab.classical import ClassicalCritic
+
+        make = lambda: ClassicalCritic(2, 64, seed + 1)  # noqa: E731
+        return capacity_diagnostic(make, "bimodal", steps=600, batch_size=64, learning_rate=0.002, seed=seed)
     settings = derive_input_range(design_settings(name), "bimodal")
     make = lambda: PureQuantumDiscriminator(2, seed=seed + 1, **settings)  # noqa: E731
     return capacity_diagnostic(make, "bimodal", steps=600, batch_size=64, learning_rate=0.02, seed=seed)
@@ -97,6 +105,11 @@ def run_gan(name: str, seed: int, epochs: int | None, preset: str, game: str) ->
     cfg = with_overrides(cfg, seed=seed, epochs=epochs)
     cfg["discriminator"] = {"input_dim": cfg["discriminator"]["input_dim"], **design_settings(name)}
     trainer, data, validation, centers = build(cfg)
+    if name == CLASSICAL:
+        from qgan_lab.classical import ClassicalCritic
+        from qgan_lab.config import trainer_for
+
+        trainer = trainer_for(cfg, trainer.generator, ClassicalCritic(2, 64, seed + 1))
     train = cfg["training"]
     trainer.train(data, int(train["epochs"]), int(train["steps_per_epoch"]), trainer.latent_dim, progress=False)
     report = trainer.evaluate(validation, centers, n_samples=1000)
