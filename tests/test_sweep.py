@@ -102,6 +102,27 @@ def test_the_spec_file_and_base_config_are_checked(tmp_path):
     assert spec.n_trials() == 6 and spec.config["training"]["epochs"] == 2 and spec.mode == "min"
 
 
+def test_asha_and_search_settings_reach_tune(tmp_path):
+    """What the spec's [sweep.asha] and search give Tune (the scheduler itself is Ray's; no trial
+    runs here): ASHA over epochs up to the config's, a random search's lists as choices."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    from qgan_lab.sweep import _param_space, _tune_config
+
+    asha = 'search = "random"\nnum_samples = 3\n[sweep.asha]\ngrace_period = 1\nreduction_factor = 3'
+    spec = load_spec(write_spec(tmp_path, "[space.training]\nlearning_rate_d = [1e-3, 2e-3]", asha))
+    config = _tune_config(spec)
+    assert isinstance(config.scheduler, ASHAScheduler) and config.scheduler._time_attr == "epoch"
+    assert config.scheduler._max_t == 2 and config.num_samples == 3 and spec.n_trials() == 3
+    assert _param_space(spec)["training.learning_rate_d"].categories == [1e-3, 2e-3]
+    spec.search = "optuna"
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install optuna"):
+            _tune_config(spec)
+
+
 def test_local_sweep_end_to_end_with_a_failing_trial(tmp_path, capsys):
     """Two good trials (2 seeds) and two that fail in training (a target the config checks
     accept as a string; the data module refuses it): the failures are reported with their
