@@ -42,7 +42,6 @@ import copy
 import csv
 import dataclasses
 import io
-import itertools
 import json
 import logging
 import math
@@ -595,6 +594,8 @@ def run_sweep(
     summary = f"{len(results.rows)} trials ({len(results.failed)} failed) in {wall:.0f} s; results in {sweep_dir}"
     if best is not None:
         summary += f"\nbest {spec.metric} = {best[spec.metric]:.4f}: {best['trial']}"
+    if any(r["status"] == "unfinished" for r in results.rows):
+        summary += f"\nsome trials did not finish: continue with --resume (resume=True) and output_dir {sweep_dir}"
     print(summary + f"\ncurves: tensorboard --logdir {sweep_dir}")
     return results
 
@@ -625,7 +626,8 @@ def collect_results(grid: Any, spec: SweepSpec, sweep_dir: Path) -> SweepResults
         if result.error is not None:
             row["status"], row["error"] = "error", _short_error(result.error)
         else:
-            row["status"] = "finished" if metrics.get("final") else "stopped early"
+            # no final report: ASHA stopped it, or the sweep was interrupted before it ended
+            row["status"] = "finished" if metrics.get("final") else "stopped early" if spec.asha else "unfinished"
             row["error"] = ""
         row["resumed_from"] = metrics.get("resumed_from", 0)
         row["path"] = str(folder) if folder else ""
@@ -710,9 +712,3 @@ def plot_results(results: SweepResults, path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _grid_points(spec: SweepSpec) -> list[dict[str, Any]]:  # used by the notebook's local loop
-    """Every point of a grid spec's lists (``num_samples`` is not repeated), as ``{"section.key": value}``."""
-    keys = [k for k, v in spec.space.items() if isinstance(v, list)]
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(spec.space[k] for k in keys))]

@@ -92,6 +92,13 @@ def test_a_bad_spec_is_a_named_error_before_any_trial(tmp_path, case):
     assert not (tmp_path / "sweep").exists()  # nothing started: no sweep folder
 
 
+def test_importing_the_package_imports_neither_ray_nor_tensorboard():
+    code = "import sys, qgan_lab, qgan_lab.cli, qgan_lab.sweep, qgan_lab.tensorboard; "
+    code += "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ray', 'tensorboard', 'tensorboardX')))"
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_spec_file_and_base_config_are_checked(tmp_path):
     with pytest.raises(ValueError, match="spec: spec file .* does not exist"):
         load_spec(tmp_path / "missing.toml")
