@@ -53,12 +53,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from .config import SECTIONS, load_config, validate_config
+from .config import SECTIONS, load_config, read_toml, validate_config
 from .validation import BadType, BadValue
 
 logger = logging.getLogger(__name__)
@@ -303,13 +298,7 @@ def parse_spec(spec: dict[str, Any], spec_dir: str | Path = ".", output_dir: str
 def load_spec(path: str | Path, output_dir: str | Path | None = None) -> SweepSpec:
     """Read and check a spec file (see the module's docstring); ``output_dir`` overrides the spec's."""
     path = Path(path)
-    if not path.is_file():
-        raise BadValue("spec", f"spec file {path} does not exist")
-    try:
-        spec = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise BadValue("spec", f"spec file {path} is not valid TOML: {exc}") from None
-    return parse_spec(spec, path.parent, output_dir)
+    return parse_spec(read_toml(path, "spec"), path.parent, output_dir)
 
 
 # ---------------------------------------------------------------------- one trial

@@ -9,6 +9,7 @@ head started here and joined by address, the bad-spec table, and the event files
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -27,31 +28,15 @@ from qgan_lab.tensorboard import read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """
-[data]
-target = "bimodal"
-batch_size = 4
-validation_samples = 200
-[generator]
-latent_dim = 1
-output_dim = 2
-n_modes = 1
-layers = 1
-cutoff_dim = 3
-[discriminator]
-input_dim = 2
-n_modes = 1
-layers = 1
-cutoff_dim = 3
-[training]
-loss_type = "wasserstein"
-epochs = 2
-steps_per_epoch = 2
-n_critic = 1
-save_interval = 1
-plot_interval = 1000
-seed = 3
-"""
+
+def _kill_resume():
+    spec = importlib.util.spec_from_file_location("kill_resume", ROOT / "benchmarks" / "kill_resume.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TINY = _kill_resume().TOML.format(epochs=2)  # the kill loop's tiny run: 1-mode models, cutoff 3
 
 
 def write_spec(folder: Path, body: str, sweep: str = "") -> Path:
