@@ -462,7 +462,9 @@ def _tune_config(spec: SweepSpec):
     if spec.asha is not None:
         from ray.tune.schedulers import ASHAScheduler
 
-        asha = {"max_t": int(spec.config["training"]["epochs"]), "grace_period": 1, **spec.asha}
+        epochs = spec.space.get("training.epochs", [spec.config["training"]["epochs"]])
+        longest = max(epochs) if isinstance(epochs, list) else max(next(iter(epochs.values())))
+        asha = {"max_t": int(longest), "grace_period": 1, **spec.asha}
         scheduler = ASHAScheduler(time_attr="epoch", **asha)
     if spec.search == "optuna":
         try:
