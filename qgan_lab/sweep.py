@@ -505,8 +505,15 @@ def _connect(address: str | None) -> bool:
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
-        # "local": a new instance, never one that `ray start` left on this machine (ray.init()'s default)
-        ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
+        for attempt in (1, 2):
+            try:  # "local": a new instance, never one that `ray start` left here (ray.init()'s default)
+                ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
+                break
+            except Exception as exc:  # Ray gives its node 30 s to start: too little on an overloaded machine
+                if attempt == 2 or "timed out during startup" not in str(exc):
+                    raise
+                logger.warning("Ray's local node did not start within Ray's 30 s (a busy machine?): trying again")
+                ray.shutdown()
     return True
 
 
