@@ -12,12 +12,13 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 .PHONY: install lab test unit notebooks lint format demo bench bench-train bench-targets browser notebooks-full binder-check clean
 
 # Install once (again when the package metadata or the pins change). The pins of
-# binder/environment.yml are the lock, so what passes here is what Binder runs.
+# binder/environment.yml are the lock, so what passes here is what Binder runs
+# (a constraint has no extras: `ray[tune]==X` becomes `ray==X`).
 $(STAMP): pyproject.toml binder/environment.yml binder/overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	sed -n 's/^ *- \([A-Za-z0-9_.-]*==[^ ]*\) *$$/\1/p' binder/environment.yml > $(PINS)
-	$(PY) -m pip install -q -c $(PINS) -e '.[lab,dev]'
+	sed -n 's/^ *- \([A-Za-z0-9_.-]*\)\(\[[a-z,]*\]\)\{0,1\}\(==[^ ]*\) *$$/\1\3/p' binder/environment.yml > $(PINS)
+	$(PY) -m pip install -q -c $(PINS) -e '.[lab,dev,sweep]'
 	mkdir -p $(VENV)/share/jupyter/lab/settings  # JupyterLab's settings (no news prompt), as on Binder
 	cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)

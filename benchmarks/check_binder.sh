@@ -14,7 +14,7 @@ echo "binder check in $work"
 python3 -m venv "$work/env"
 export PATH="$work/env/bin:$PATH"
 python -m pip install -q --upgrade pip
-sed -n 's/^ *- \([A-Za-z0-9_.-]*==[^ ]*\) *$/\1/p' binder/environment.yml > "$work/requirements.txt"
+sed -n 's/^ *- \([A-Za-z0-9_.-]*\(\[[a-z,]*\]\)\{0,1\}==[^ ]*\) *$/\1/p' binder/environment.yml > "$work/requirements.txt"
 python -m pip install -q -r "$work/requirements.txt"
 
 mkdir "$work/repo"

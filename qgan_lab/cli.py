@@ -1,9 +1,11 @@
-"""Headless training: ``python -m qgan_lab train --config bimodal [overrides]``.
+"""Headless training: ``python -m qgan_lab train --config bimodal [overrides]``; sweeps:
+``python -m qgan_lab sweep SPEC.toml`` (:mod:`qgan_lab.sweep`).
 
 Writes into ``--output-dir``: ``config.json`` (architecture), ``checkpoints/``, ``history.json``,
-``plots/qgan_training_epoch_N.png``, ``final_generated_samples.npy``, ``evaluation.json`` and
-``report.txt``. ``--resume`` continues a run from its newest checkpoint. Taught in
-``06_training_loop``.
+``plots/qgan_training_epoch_N.png``, ``final_generated_samples.npy``, ``evaluation.json``,
+``report.txt`` and ``tensorboard/`` (training curves, where the ``tensorboard`` package is
+installed; ``--no-tensorboard`` leaves them out). ``--resume`` continues a run from its newest
+checkpoint. Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     bars = train.add_mutually_exclusive_group()
     bars.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a terminal")
     bars.add_argument("--no-progress", action="store_true", help="no progress bars (default when stderr is redirected)")
+    train.add_argument(
+        "--no-tensorboard", action="store_true", help="no TensorBoard curves (default: OUTPUT_DIR/tensorboard)"
+    )
     sub.add_parser("presets", help="list the bundled presets")
+    sweep = sub.add_parser("sweep", help="a sweep of trainings on Ray Tune, from a TOML spec (see qgan_lab.sweep)")
+    sweep.add_argument("spec", help="the sweep's .toml spec")
+    sweep.add_argument("--resume", action="store_true", help="continue the sweep in its output folder")
+    sweep.add_argument(
+        "--address", help="an existing Ray cluster: 'auto' (this node's) or 'ray://host:10001' (default: local Ray)"
+    )
+    sweep.add_argument("--output-dir", help="where the sweep goes (default: the spec's output_dir)")
     return parser
 
 
@@ -63,11 +75,7 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 def run_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train as the arguments say; returns the evaluation report."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    from .checkpoints import atomic_write_text
-    from .config import build, load_config, with_overrides
-    from .evaluation import format_report
-    from .validation import check_output_dir
+    from .config import load_config, with_overrides
 
     cfg = with_overrides(
         load_config(args.config),
@@ -77,24 +85,69 @@ def run_train(args: argparse.Namespace) -> dict[str, Any]:
         loss_type=args.loss_type,
         seed=args.seed,
     )
-    # a new run's folder is checked (created, probed) before the models are built; a resumed
-    # run's folder is checked by the trainer, which first makes sure it holds a run
-    output_dir = Path(args.output_dir) if args.resume else check_output_dir(Path(args.output_dir))
-    trainer, data_generator, validation, centers = build(cfg)
-    train = cfg["training"]
-    started = time.perf_counter()
-    trainer.train(
-        data_generator,
-        epochs=int(train["epochs"]),
-        steps_per_epoch=int(train["steps_per_epoch"]),
-        latent_dim=trainer.latent_dim,
-        validation_data=validation,
-        save_interval=int(train.get("save_interval", 10)),
-        plot_interval=int(train.get("plot_interval", 5)),
-        output_dir=output_dir,
+    return run_config(
+        cfg,
+        args.output_dir,
         resume=args.resume,
         progress=show_progress(args),
+        tensorboard=False if args.no_tensorboard else None,
     )
+
+
+def run_config(
+    cfg: dict[str, Any],
+    output_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    tensorboard: bool | None = True,
+    callbacks: list[Any] | None = None,
+    finished_ok: bool = False,
+) -> dict[str, Any]:
+    """Train a checked config into ``output_dir``, evaluate, write the results and print the
+    report: what ``train`` runs, and each trial of a sweep (:mod:`qgan_lab.sweep`).
+
+    ``tensorboard`` adds a :class:`~qgan_lab.tensorboard.TensorBoardLogger` writing to
+    ``output_dir/tensorboard`` (None: where the ``tensorboard`` package is installed, else a
+    warning); ``callbacks`` go before it. ``finished_ok`` (sweeps): a resumed
+    run that has done all its epochs is evaluated instead of refused. Returns the report."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from .checkpoints import atomic_write_text, latest_epoch
+    from .config import build
+    from .evaluation import format_report
+    from .validation import check_output_dir
+
+    # a new run's folder is checked (created, probed) before the models are built; a resumed
+    # run's folder is checked by the trainer, which first makes sure it holds a run
+    output_dir = Path(output_dir) if resume else check_output_dir(Path(output_dir))
+    trainer, data_generator, validation, centers = build(cfg)
+    trainer.callbacks.extend(callbacks or [])
+    if tensorboard or tensorboard is None:
+        from .tensorboard import LOG_SUBDIR, TensorBoardLogger
+
+        try:
+            trainer.callbacks.append(TensorBoardLogger(output_dir / LOG_SUBDIR, centers))
+        except ImportError as exc:
+            if tensorboard:
+                raise
+            logging.getLogger(__name__).warning("no TensorBoard curves: %s", exc)
+    train = cfg["training"]
+    started = time.perf_counter()
+    if finished_ok and resume and (latest_epoch(output_dir) or 0) >= int(train["epochs"]):
+        trainer.restore(output_dir, data_generator)
+    else:
+        trainer.train(
+            data_generator,
+            epochs=int(train["epochs"]),
+            steps_per_epoch=int(train["steps_per_epoch"]),
+            latent_dim=trainer.latent_dim,
+            validation_data=validation,
+            save_interval=int(train.get("save_interval", 10)),
+            plot_interval=int(train.get("plot_interval", 5)),
+            output_dir=output_dir,
+            resume=resume,
+            progress=progress,
+        )
     report = trainer.evaluate(validation, centers, output_dir=output_dir)
     report["wall_time_s"] = time.perf_counter() - started
     atomic_write_text(output_dir / "run_config.json", json.dumps(cfg, indent=2))
@@ -115,11 +168,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with cli_spelling():
+            if args.command == "sweep":
+                from .sweep import run_sweep
+
+                results = run_sweep(args.spec, resume=args.resume, address=args.address, output_dir=args.output_dir)
+                return 1 if results.failed else 0
             run_train(args)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if args.command == "sweep":
+            print(f"interrupted; continue the sweep with: python -m qgan_lab sweep {args.spec} --resume")
+            return 130
         print(f"interrupted; the last finished epoch is saved: continue with --resume in {args.output_dir}")
         return 130
     return 0

@@ -81,14 +81,19 @@ def load_config(config: str | Path) -> dict[str, Any]:
         if str(config) not in presets():
             raise BadValue("config", f"unknown preset {config!r}; presets: {presets()} (or give a .toml path)")
         path = PRESETS_DIR / f"{config}.toml"
-    if not path.exists():
-        raise BadValue("config", f"config file {path} does not exist")
-    try:
-        cfg = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise BadValue("config", f"config file {path} is not valid TOML: {exc}") from exc
+    cfg = read_toml(path, "config")
     validate_config(cfg)
     return cfg
+
+
+def read_toml(path: Path, argument: str) -> dict[str, Any]:
+    """A TOML file's tables; ``BadValue`` naming ``argument`` if it is missing or not TOML."""
+    if not path.is_file():
+        raise BadValue(argument, f"{argument} file {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BadValue(argument, f"{argument} file {path} is not valid TOML: {exc}") from exc
 
 
 def validate_config(cfg: dict[str, Any]) -> None:

@@ -18,8 +18,8 @@ def pip_pins(path: Path) -> dict[str, str]:
     for line in pip_section:
         if line.startswith("-"):
             continue  # -e .
-        name, version = line.split("==")
-        pins[canonicalize_name(name)] = version
+        req = Requirement(line)  # e.g. ray[tune]==2.60.0: the package ray
+        pins[canonicalize_name(req.name)] = str(req.specifier).removeprefix("==")
     return pins
 
 
@@ -31,7 +31,7 @@ def conda_python(path: Path) -> str:
 def project_requirements() -> dict[str, Requirement]:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(meta["dependencies"])
-    for extra in ("lab", "dev"):
+    for extra in ("lab", "dev", "sweep"):
         reqs += meta["optional-dependencies"][extra]
     return {canonicalize_name(Requirement(r).name): Requirement(r) for r in reqs}
 
