@@ -494,6 +494,15 @@ def _token_auth(address: str | None) -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
+#: a Ray started here listens on loopback only (Ray's default is the machine's network address)
+LOOPBACK = "127.0.0.1"
+
+
+def _local(address: str) -> bool:
+    """Is ``address`` a Ray on this machine's loopback (``auto`` finds the one ``ray start`` left here)?"""
+    return address == "auto" or address.split("://")[-1].startswith(("127.", "localhost"))
+
+
 def _connect(address: str | None) -> bool:
     """Ray: the caller's, if started; else the cluster at ``address``, or a new local one.
     Returns whether this call started the connection (and so should end it)."""
@@ -503,11 +512,13 @@ def _connect(address: str | None) -> bool:
         return False
     os.environ.setdefault("MPLBACKEND", "Agg")  # trials of a local Ray inherit it
     if address:
-        ray.init(address=address, logging_level=logging.WARNING)
+        ray.init(address=address, logging_level=logging.WARNING, _node_ip_address=LOOPBACK if _local(address) else None)
     else:
         for attempt in (1, 2):
             try:  # "local": a new instance, never one that `ray start` left here (ray.init()'s default)
-                ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
+                ray.init(
+                    address="local", include_dashboard=False, logging_level=logging.WARNING, _node_ip_address=LOOPBACK
+                )
                 break
             except Exception as exc:  # Ray gives its node 30 s to start: too little on an overloaded machine
                 if attempt == 2 or "timed out during startup" not in str(exc):

@@ -211,6 +211,7 @@ def test_killed_sweep_resumes_on_a_ray_head_joined_by_address(tmp_path):
     port = _free_port()
     ray = Path(sys.executable).parent / "ray"
     head_cmd = [str(ray), "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--block"]
+    head_cmd.append("--node-ip-address=127.0.0.1")  # loopback only
     head_log = open(tmp_path / "head.log", "w")  # closed below
     head = subprocess.Popen(head_cmd, env=_env(), stdout=head_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
