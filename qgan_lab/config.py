@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .validation import BadValue, check_config_values
+from .validation import BadValue, check, check_config_values
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,14 @@ def load_config(config: str | Path) -> dict[str, Any]:
         path = PRESETS_DIR / f"{config}.toml"
     if not path.exists():
         raise BadValue("config", f"config file {path} does not exist")
+    if path.is_dir():
+        raise BadValue("config", f"{path} is a folder; give a .toml file or a preset name")
     try:
-        cfg = tomllib.loads(path.read_text())
+        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadValue("config", f"config file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+    except OSError as exc:
+        raise BadValue("config", f"cannot read config file {path}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise BadValue("config", f"config file {path} is not valid TOML: {exc}") from exc
     validate_config(cfg)
@@ -118,9 +124,20 @@ def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         section = "data" if key in SECTIONS["data"] else "training"
         if key not in SECTIONS[section]:
             raise ValueError(f"cannot override {key!r}")
-        out[section][key] = value
+        # named as the override was given (``--seed`` inside the CLI), not as a TOML key
+        out[section][key] = check_loss_name(value) if key == "loss_type" else check(key, value)
     check_config_values(out)
     return out
+
+
+def check_loss_name(loss_type: Any, spelled: str = "loss_type") -> str:
+    """``loss_type`` must be one of :data:`qgan_lab.losses.LOSS_TYPES`."""
+    from .losses import LOSS_TYPES
+
+    check("loss_type", loss_type, spelled)
+    if loss_type not in LOSS_TYPES:
+        raise BadValue(spelled, f"must be one of {list(LOSS_TYPES)}, got {loss_type!r}")
+    return loss_type
 
 
 def loss_kwargs(cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -167,6 +184,22 @@ def derive_input_range(section: dict[str, Any], target: Any) -> dict[str, Any]:
     return out
 
 
+def check_target(target: str, output_dim: int, input_dim: int) -> None:
+    """``[data] target`` must be a known target with as many features as the models'."""
+    from .data import get_target
+
+    try:
+        dim = get_target(target).dim
+    except (KeyError, ValueError) as exc:
+        raise BadValue("[data] target", str(exc)) from exc
+    if dim != output_dim or dim != input_dim:
+        raise BadValue(
+            "[data] target",
+            f"{target!r} has {dim} features, but [generator] output_dim = {output_dim} and "
+            f"[discriminator] input_dim = {input_dim}; choose a {dim}-feature model or another target",
+        )
+
+
 def build(cfg: dict[str, Any]):
     """Models, trainer, data generator, validation set and mixture centres from a config."""
     from .data import centers_of, make_data_generator, validation_set
@@ -175,6 +208,7 @@ def build(cfg: dict[str, Any]):
 
     train, data = cfg["training"], cfg["data"]
     seed = int(train.get("seed", 0))
+    check_target(data["target"], cfg["generator"].get("output_dim", 2), cfg["discriminator"].get("input_dim", 2))
     generator = PureQuantumGenerator(seed=seed, **cfg["generator"])
     discriminator = PureQuantumDiscriminator(seed=seed + 1, **derive_input_range(cfg["discriminator"], data["target"]))
     trainer = QuantumGANTrainer(
