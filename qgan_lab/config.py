@@ -77,14 +77,14 @@ def presets() -> list[str]:
 def load_config(config: str | Path) -> dict[str, Any]:
     """A preset name (``"bimodal"``) or a TOML file path, checked for unknown sections and keys."""
     path = Path(config)
+    if path.is_dir():
+        raise BadValue("config", f"{path} is a folder; give a .toml file or a preset name")
     if not path.suffix:
         if str(config) not in presets():
             raise BadValue("config", f"unknown preset {config!r}; presets: {presets()} (or give a .toml path)")
         path = PRESETS_DIR / f"{config}.toml"
     if not path.exists():
         raise BadValue("config", f"config file {path} does not exist")
-    if path.is_dir():
-        raise BadValue("config", f"{path} is a folder; give a .toml file or a preset name")
     try:
         cfg = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:

@@ -234,7 +234,7 @@ ARGUMENTS: dict[str, Rule] = {
     },
     # a Fock space needs |0> and |1> at least
     "cutoff_dim": Rule("int", 2),
-    "seed": Rule("int", 0, MAX_SEED),
+    "seed": Rule("int", 0, MAX_SEED),  # (an int bound: a float would round it)
     "encoding_scale": _POSITIVE,
     "output_scale": Rule("number", nonzero=True),
     "passive_std": _POSITIVE,
@@ -265,9 +265,9 @@ def check(name: str, value: Any, spelled: str | None = None) -> Any:
     rule, label = ARGUMENTS[name], spelled or name
     if rule.kind == "int":
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise BadType(label, f"must be an int >= {rule.low:.0f}, got {value!r} ({type(value).__name__})")
+            raise BadType(label, f"must be an int >= {int(rule.low)}, got {value!r} ({type(value).__name__})")
         if not rule.low <= value <= rule.high:
-            limits = f">= {rule.low:.0f}" if rule.high == math.inf else f"in [{rule.low:.0f}, {rule.high:.0f}]"
+            limits = f">= {int(rule.low)}" if rule.high == math.inf else f"in [{int(rule.low)}, {int(rule.high)}]"
             raise BadValue(label, f"must be an int {limits}, got {value!r}")
         return int(value)
     if rule.kind == "number":
