@@ -486,9 +486,12 @@ class QuantumGANTrainer:
         Every ``plot_interval`` epochs the guide's 2x2 figure is drawn (saved to
         ``output_dir/plots`` and, with ``live_plot``, redrawn in place in a notebook); every
         ``save_interval`` epochs a checkpoint is written to ``output_dir``. Every argument is
-        checked before the first step. A Ctrl-C (``KeyboardInterrupt``) writes the last
-        finished epoch as an emergency checkpoint, then is raised again. Returns
-        :attr:`metrics_history`.
+        checked before the first step. A Ctrl-C (``KeyboardInterrupt``), or an exception from a
+        callback or the data generator, puts the trainer back to the last finished epoch and
+        writes it as an emergency checkpoint (a second Ctrl-C waits for that save; the log says
+        which epoch was saved, or that nothing was), then is raised again. With ``resume``,
+        learning rates given to this trainer that differ from the checkpoint's are applied, and
+        a warning names them. Returns :attr:`metrics_history`.
         """
         epochs, steps_per_epoch, save_interval, plot_interval = check_train_arguments(
             epochs, steps_per_epoch, save_interval, plot_interval, resume

@@ -289,60 +289,14 @@ def check(name: str, value: Any, spelled: str | None = None) -> Any:
     return value
 
 
-#: The TOML keys checked by :func:`check_config_values` (each by its :data:`ARGUMENTS` rule).
-CONFIG_TYPES: dict[str, tuple[str, ...]] = {
-    "data": ("batch_size", "validation_samples", "target"),
-    "generator": (
-        "n_modes",
-        "layers",
-        "cutoff_dim",
-        "encoding_scale",
-        "output_scale",
-        "passive_std",
-        "active_std",
-        "latent_dim",
-        "output_dim",
-        "readout",
-    ),
-    "discriminator": (
-        "n_modes",
-        "layers",
-        "cutoff_dim",
-        "encoding_scale",
-        "output_scale",
-        "passive_std",
-        "active_std",
-        "input_dim",
-        "encoding",
-        "input_center",
-        "input_width",
-        "readout",
-    ),
-    "training": (
-        "epochs",
-        "steps_per_epoch",
-        "n_critic",
-        "learning_rate_g",
-        "learning_rate_d",
-        "beta_1",
-        "lr_decay",
-        "lambda_cutoff",
-        "ema_decay",
-        "save_interval",
-        "plot_interval",
-        "seed",
-        "loss_type",
-    ),
-}
-
-
 def check_config_values(cfg: dict[str, Any]) -> None:
-    """Type and range of every known key of a config; the argument is named ``[section] key``."""
+    """Type and range of every key of a config that has an :data:`ARGUMENTS` rule (the same
+    rule as the Python keyword of that name); the argument is named ``[section] key``."""
     from .losses import LOSS_TYPES
 
-    for section, keys in CONFIG_TYPES.items():
+    for section in ("data", "generator", "discriminator", "training"):
         for key, value in (cfg.get(section) or {}).items():
-            if key in keys:
+            if key in ARGUMENTS:
                 check(key, value, f"[{section}] {key}")
     loss_type = (cfg.get("training") or {}).get("loss_type")
     if loss_type is not None and loss_type not in LOSS_TYPES:
