@@ -56,3 +56,10 @@ class WeightAverage:
         finally:
             for key, var in self.weights.items():
                 var.assign(current[key])
+
+
+def averaged(model: object):
+    """``model.using_average()``, or a no-op block for a model that keeps no average (a user's
+    own model with the trainer's interface, a test double)."""
+    using = getattr(model, "using_average", None)
+    return using() if using is not None else contextlib.nullcontext(model)

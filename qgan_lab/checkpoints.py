@@ -4,26 +4,39 @@ A run folder holds ``config.json`` (the architecture), ``history.json`` and, per
 epoch ``N``, ``checkpoints/ckpt-N.index`` + ``ckpt-N.data-*`` (TensorFlow: both models, both
 optimizers, the epoch, the trainer's random state) and ``checkpoints/state-N.json`` (history,
 the data generator's random state, the gradient managers' counters, the run's seed and batch
-size, the architecture, and a SHA-256 of every ``ckpt-N`` file).
+size and learning rates, the architecture, a SHA-256 of every ``ckpt-N`` file, and a SHA-256 of
+its own content, ``digest``). ``evaluation.json`` is written last by the final evaluation and
+carries the digests of ``final_generated_samples.npy`` and ``report.txt``.
 
 * **Atomic**: every file is written under a temporary name, flushed and renamed into place;
   the TensorFlow files are complete before the state file that points to them, so a
   ``state-N.json`` exists only for a checkpoint that was fully written.
-* **Verified**: :func:`restore` checks the newest checkpoint's digests and falls back to the
-  newest intact one with a warning that names the damaged files.
+* **Verified**: :func:`restore` checks the newest checkpoint's digests (its state file's own
+  too: a hand-edited or damaged ``state-N.json`` is named) and falls back to the newest intact
+  one with a warning that names the damaged files. ``config.json`` is a readable copy: where it
+  disagrees with the architecture stored in the state files, it is named and theirs is used.
+  :func:`evaluation_done` tells a finished run whose evaluation is missing.
 * **Interrupts**: :class:`Snapshot` keeps the state of the last finished epoch in memory, so
-  a Ctrl-C (or a notebook's Interrupt) can write it as an emergency checkpoint.
+  a Ctrl-C (or a notebook's Interrupt, SIGTERM, an exception from a callback or the data
+  generator) can write it as an emergency checkpoint; :func:`deferred_interrupts` holds a second
+  Ctrl-C back until that save is complete.
+* **A full disk** (:class:`SaveError`): a checkpoint that cannot be written is removed, the
+  error names the folder and the newest intact checkpoint, which is untouched.
 
 Taught in ``07_evaluation_and_troubleshooting``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import logging
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +68,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # (a full disk leaves no half-written temporary behind)
+        raise
     _fsync_dir(path.parent)
     return path
 
@@ -89,8 +106,9 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _ckpt_files(folder: Path, epoch: int) -> list[Path]:
@@ -101,26 +119,64 @@ def _architecture(trainer: Any) -> dict[str, Any]:
     return json.loads(json.dumps(trainer.architecture()))
 
 
+def _content_digest(state: dict[str, Any]) -> str:
+    """SHA-256 of a state's content (its ``digest`` left out), in a canonical JSON form."""
+    body = {k: v for k, v in state.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=jsonable).encode()).hexdigest()
+
+
+class SaveError(BadValue):
+    """A checkpoint could not be written (a full disk, a vanished folder); names ``output_dir``."""
+
+
+def write_history(trainer: Any, output_dir: str | Path) -> None:
+    """``history.json``: a readable copy of the history stored in the state files."""
+    history = json.dumps(trainer.metrics_history, default=jsonable, indent=1)
+    atomic_write_text(Path(output_dir) / "history.json", history)
+
+
 # ---------------------------------------------------------------------- save
 def save(trainer: Any, output_dir: str | Path, data_generator: Any = None) -> Path:
     """Write the trainer's checkpoint for its current epoch (see the module docstring)."""
     output_dir = Path(output_dir)
+    epoch = int(trainer.epoch.numpy())
+    try:
+        return _save(trainer, output_dir, epoch, data_generator)
+    except (OSError, tf.errors.OpError) as exc:
+        folder = output_dir / "checkpoints"
+        if not (folder / f"state-{epoch}.json").exists():  # half-written: remove, keep the rest
+            for path in _ckpt_files(folder, epoch) if folder.is_dir() else []:
+                path.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        intact = latest_epoch(output_dir)
+        kept = f"the newest checkpoint, epoch {intact}, is intact" if intact else "no earlier checkpoint exists"
+        raise SaveError(
+            "output_dir",
+            f"cannot write the checkpoint of epoch {epoch} into {output_dir} ({type(exc).__name__}: {reason}); "
+            f"{kept}. Free space (or fix the folder) and continue with {spell('resume=True')}.",
+        ) from exc
+
+
+def _save(trainer: Any, output_dir: Path, epoch: int, data_generator: Any) -> Path:
     folder = output_dir / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(output_dir / "config.json", json.dumps(trainer.architecture(), indent=2))
-    epoch = int(trainer.epoch.numpy())
     prefix = trainer.checkpoint.write(str(folder / f"ckpt-{epoch}"))
     files = {}
     for path in _ckpt_files(folder, epoch):
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
-        files[path.name] = _digest(path)
+        files[path.name] = file_digest(path)
     _fsync_dir(folder)
     state = {
         "epoch": epoch,
         "history": trainer.metrics_history,
         "architecture": _architecture(trainer),
-        "run": {"seed": trainer.seed, "batch_size": getattr(data_generator, "batch_size", None)},
+        "run": {
+            "seed": trainer.seed,
+            "batch_size": getattr(data_generator, "batch_size", None),
+            "learning_rates": getattr(trainer, "base_learning_rates", None),
+        },
         "gradient_managers": {
             "generator": {k: getattr(trainer.g_gradient_manager, k) for k in COUNTERS},
             "discriminator": {k: getattr(trainer.d_gradient_manager, k) for k in COUNTERS},
@@ -130,9 +186,10 @@ def save(trainer: Any, output_dir: str | Path, data_generator: Any = None) -> Pa
     rng = getattr(data_generator, "rng", None)
     if rng is not None:
         state["data_rng"] = rng.bit_generator.state
-    atomic_write_text(folder / f"state-{epoch}.json", json.dumps(state, default=jsonable))
-    history = json.dumps(trainer.metrics_history, default=jsonable, indent=1)
-    atomic_write_text(output_dir / "history.json", history)
+    state = json.loads(json.dumps(state, default=jsonable))  # (the digest is of what is read back)
+    state["digest"] = _content_digest(state)
+    atomic_write_text(folder / f"state-{epoch}.json", json.dumps(state))
+    write_history(trainer, output_dir)
     return Path(prefix)
 
 
@@ -167,6 +224,8 @@ def read_state(output_dir: str | Path, epoch: int) -> dict[str, Any]:
         state = json.loads(state_path.read_text())
         if not isinstance(state, dict) or state.get("epoch") != epoch or "history" not in state:
             raise ValueError("not a state file of this epoch")
+        if "digest" in state and state["digest"] != _content_digest(state):  # (older runs: none)
+            raise ValueError("content does not match its own digest: hand-edited or damaged")
     except (OSError, ValueError) as exc:
         raise ValueError(f"{state_path.name} ({exc})") from exc
     index = folder / f"ckpt-{epoch}.index"
@@ -176,29 +235,59 @@ def read_state(output_dir: str | Path, epoch: int) -> dict[str, Any]:
         path = folder / name
         if not path.exists():
             raise ValueError(f"{name} (missing)")
-        if _digest(path) != digest:
+        if file_digest(path) != digest:
             raise ValueError(f"{name} (content does not match its digest)")
     return state
 
 
-def saved_architecture(output_dir: str | Path) -> dict[str, Any] | None:
-    """The architecture of the run in ``output_dir``: ``config.json``, or if that is missing or
-    damaged, the newest readable state file's copy. None for a folder without a run."""
-    config = Path(output_dir) / "config.json"
-    try:
-        return json.loads(config.read_text())
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError) as exc:
-        logger.warning("%s is damaged (%s); using the architecture stored with the checkpoints", config, exc)
+def _is_architecture(value: Any) -> bool:
+    return isinstance(value, dict) and {"generator", "discriminator", "loss_type"} <= set(value)
+
+
+def _stored_architecture(output_dir: str | Path) -> tuple[str, dict[str, Any]] | None:
+    """(file name, architecture) of the newest state file whose own digest holds, or None."""
     for epoch in saved_epochs(output_dir):
+        path = Path(output_dir) / "checkpoints" / f"state-{epoch}.json"
         try:
-            state = json.loads((Path(output_dir) / "checkpoints" / f"state-{epoch}.json").read_text())
+            state = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(state, dict) and "architecture" in state:
-            return state["architecture"]
+        if not isinstance(state, dict) or not _is_architecture(state.get("architecture")):
+            continue
+        if "digest" in state and state["digest"] != _content_digest(state):
+            continue
+        return path.name, state["architecture"]
     return None
+
+
+def saved_architecture(output_dir: str | Path) -> dict[str, Any] | None:
+    """The architecture of the run in ``output_dir``: the one stored (under a digest) in its
+    newest intact state file; ``config.json`` only where no state file is readable. A damaged,
+    hand-edited or wrongly shaped ``config.json`` is named in a warning. None for a folder
+    without a run."""
+    config = Path(output_dir) / "config.json"
+    written: Any = None
+    try:
+        written = json.loads(config.read_text())
+        if not _is_architecture(written):
+            raise ValueError(f"a JSON {type(written).__name__}, not an architecture")
+    except FileNotFoundError:
+        written = None
+    except (OSError, ValueError) as exc:
+        logger.warning("%s is damaged (%s); using the architecture stored with the checkpoints", config, exc)
+        written = None
+    stored = _stored_architecture(output_dir)
+    if stored is None:
+        return written
+    name, architecture = stored
+    if written is not None and written != architecture:
+        logger.warning(
+            "%s differs from the architecture stored in %s (hand-edited or damaged); using the stored one "
+            "(config.json is rewritten at the next save)",
+            config,
+            name,
+        )
+    return architecture
 
 
 def check_compatible(trainer: Any, output_dir: str | Path) -> None:
@@ -213,6 +302,19 @@ def check_compatible(trainer: Any, output_dir: str | Path) -> None:
             f"(differs in {differences}): saved {saved}, this trainer {mine}. "
             f"Nothing was loaded or overwritten; use another {spell('output_dir')}.",
         )
+
+
+def evaluation_done(output_dir: str | Path, epoch: int) -> bool:
+    """Does ``output_dir`` hold the final evaluation of ``epoch``, every file matching its digest?"""
+    output_dir = Path(output_dir)
+    try:
+        report = json.loads((output_dir / "evaluation.json").read_text())
+        if not isinstance(report, dict) or report.get("epochs") != epoch:
+            return False
+        files = report.get("files") or {}
+        return bool(files) and all(file_digest(output_dir / name) == digest for name, digest in files.items())
+    except (OSError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------------- restore
@@ -267,6 +369,13 @@ def _apply_state(trainer: Any, state: dict[str, Any], data_generator: Any) -> No
     run = state.get("run", {})
     batch_size = getattr(data_generator, "batch_size", None)
     changes = []
+    # new learning rates given on resume are applied (and said): the trainer's arguments win
+    mine = getattr(trainer, "base_learning_rates", None)
+    for side, optimizer in (("g", trainer.g_optimizer), ("d", trainer.d_optimizer)):
+        saved_rate = (run.get("learning_rates") or {}).get(side)
+        if mine is not None and saved_rate is not None and saved_rate != mine[side]:
+            changes.append(f"{spell('learning_rate_' + side)} {saved_rate} -> {mine[side]} (applied)")
+            optimizer.learning_rate = mine[side]
     if run.get("seed") is not None and run["seed"] != trainer.seed:
         changes.append(f"{spell('seed')} {run['seed']} -> {trainer.seed}")
     if run.get("batch_size") is not None and batch_size is not None and run["batch_size"] != batch_size:
@@ -279,6 +388,25 @@ def _apply_state(trainer: Any, state: dict[str, Any], data_generator: Any) -> No
 
 
 # ---------------------------------------------------------------------- interrupts
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """Within the block, SIGINT (a second Ctrl-C) and SIGTERM are held back, not raised, so an
+    emergency save completes; the list collects the signals that arrived. (Main thread only;
+    elsewhere signals go to the main thread anyway.)"""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda number, _frame: received.append(number))
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
 def _tracked_variables(trainer: Any) -> list[tf.Variable]:
     seen: dict[int, tf.Variable] = {}
     groups = (

@@ -14,26 +14,39 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 
-def _int_from(minimum: int):
-    """An argparse type: an int ``>= minimum`` (argparse then names the flag in its error)."""
+def _flag(name: str):
+    """An argparse type: an int checked by the shared table's rule for ``name``
+    (:data:`qgan_lab.validation.ARGUMENTS`; argparse then names the flag in its error)."""
+    from .validation import ARGUMENTS, check
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an int >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an int >= {minimum}, got {value}")
-        return value
+            raise argparse.ArgumentTypeError(f"must be an int, got {text!r}") from None
+        try:
+            return check(name, value)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(exc.detail) from None
 
-    parse.__name__ = f"int >= {minimum}"
+    parse.__name__ = f"int >= {ARGUMENTS[name].low:.0f}"
     return parse
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as a Ctrl-C: the last finished epoch is saved before the process ends."""
+
+
+def _terminate(_signum: int, _frame: Any) -> None:
+    raise Terminated("SIGTERM")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a QGAN from a preset or a TOML config")
     train.add_argument("--config", default="bimodal", help="preset name or path to a .toml file (default: bimodal)")
-    train.add_argument("--epochs", type=_int_from(1), help="total epochs (a resumed run counts earlier ones)")
-    train.add_argument("--steps-per-epoch", type=_int_from(1))
-    train.add_argument("--batch-size", type=_int_from(1))
+    train.add_argument("--epochs", type=_flag("epochs"), help="total epochs (a resumed run counts earlier ones)")
+    train.add_argument("--steps-per-epoch", type=_flag("steps_per_epoch"))
+    train.add_argument("--batch-size", type=_flag("batch_size"))
     train.add_argument("--loss-type", help="a loss name of qgan_lab.losses.make_loss (default: the config's)")
-    train.add_argument("--seed", type=_int_from(0))
+    train.add_argument("--seed", type=_flag("seed"))
     train.add_argument("--output-dir", default="runs/bimodal", help="where results go (default: runs/bimodal)")
     train.add_argument("--resume", action="store_true", help="continue the run in --output-dir")
     bars = train.add_mutually_exclusive_group()
@@ -76,6 +89,10 @@ def show_progress(args: argparse.Namespace) -> bool:
 def run_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train as the arguments say; returns the evaluation report."""
     from .config import load_config, with_overrides
+    from .validation import BadValue
+
+    if not args.output_dir.strip():  # Path("") would be the current folder
+        raise BadValue("output_dir", f"must name a folder, got {args.output_dir!r}")
 
     cfg = with_overrides(
         load_config(args.config),
@@ -132,13 +149,16 @@ def run_config(
                 raise
             logging.getLogger(__name__).warning("no TensorBoard curves: %s", exc)
     train = cfg["training"]
+    epochs = int(train["epochs"])
     started = time.perf_counter()
-    if finished_ok and resume and (latest_epoch(output_dir) or 0) >= int(train["epochs"]):
-        trainer.restore(output_dir, data_generator)
-    else:
+    finished = resume and _finish_evaluation(trainer, output_dir, epochs, data_generator)
+    if not finished and finished_ok and resume and (latest_epoch(output_dir) or 0) >= epochs:
+        trainer.restore(output_dir, data_generator)  # a sweep's finished trial: evaluated again, not refused
+        finished = True
+    if not finished:
         trainer.train(
             data_generator,
-            epochs=int(train["epochs"]),
+            epochs=epochs,
             steps_per_epoch=int(train["steps_per_epoch"]),
             latent_dim=trainer.latent_dim,
             validation_data=validation,
@@ -148,12 +168,41 @@ def run_config(
             resume=resume,
             progress=progress,
         )
-    report = trainer.evaluate(validation, centers, output_dir=output_dir)
-    report["wall_time_s"] = time.perf_counter() - started
     atomic_write_text(output_dir / "run_config.json", json.dumps(cfg, indent=2))
+    report = trainer.evaluate(validation, centers, output_dir=output_dir)  # evaluation.json: written last
+    report["wall_time_s"] = time.perf_counter() - started
     print(format_report(report), end="")
     print(f"wall time: {report['wall_time_s']:.1f} s; results in {output_dir}")
     return report
+
+
+def _finish_evaluation(trainer: Any, output_dir: Path, epochs: int, data_generator: Any) -> bool:
+    """``--resume`` on a run whose training reached ``epochs`` but whose evaluation is missing
+    or incomplete (killed during it): restore the final checkpoint, so the evaluation is run.
+    False where there is training left to do (or the evaluation is complete: then ``train``
+    says the run is done)."""
+    from . import checkpoints
+
+    newest = checkpoints.latest_epoch(output_dir)
+    if newest is None or newest < epochs or checkpoints.evaluation_done(output_dir, newest):
+        return False
+    trainer.check_checkpoint_compatible(output_dir)
+    done = trainer.restore(output_dir, data_generator)
+    if done < epochs:  # the newest checkpoint was damaged: train from the intact one
+        return False
+    checkpoints.write_history(trainer, output_dir)  # (a kill may have come before its rewrite)
+    print(f"training in {output_dir} finished at epoch {done}; its final evaluation is missing: evaluating now")
+    return True
+
+
+def _interrupted(output_dir: str) -> str:
+    """What an interrupted run left in ``output_dir``, read from the folder itself."""
+    from .checkpoints import latest_epoch
+
+    newest = latest_epoch(output_dir) if output_dir.strip() else None
+    if newest is None:
+        return f"interrupted before any epoch was saved: nothing to resume in {output_dir}; start it again"
+    return f"interrupted; epoch {newest} is saved in {output_dir}: continue with --resume"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .validation import cli_spelling
 
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main_thread else {}
+    if main_thread:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         with cli_spelling():
             if args.command == "sweep":
@@ -177,10 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if main_thread:  # the emergency save is done: one more Ctrl-C must not cut this message
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if args.command == "sweep":
             print(f"interrupted; continue the sweep with: python -m qgan_lab sweep {args.spec} --resume")
-            return 130
-        print(f"interrupted; the last finished epoch is saved: continue with --resume in {args.output_dir}")
-        return 130
+        else:
+            print(_interrupted(args.output_dir))
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        for sig, handler in previous.items():  # (main() may run inside a test process)
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
     return 0

@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .validation import BadValue, check_config_values
+from .validation import BadValue, check, check_config_values
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,8 @@ def presets() -> list[str]:
 def load_config(config: str | Path) -> dict[str, Any]:
     """A preset name (``"bimodal"``) or a TOML file path, checked for unknown sections and keys."""
     path = Path(config)
+    if path.is_dir():
+        raise BadValue("config", f"{path} is a folder; give a .toml file or a preset name")
     if not path.suffix:
         if str(config) not in presets():
             raise BadValue("config", f"unknown preset {config!r}; presets: {presets()} (or give a .toml path)")
@@ -89,9 +91,16 @@ def load_config(config: str | Path) -> dict[str, Any]:
 def read_toml(path: Path, argument: str) -> dict[str, Any]:
     """A TOML file's tables; ``BadValue`` naming ``argument`` if it is missing or not TOML."""
     if not path.is_file():
-        raise BadValue(argument, f"{argument} file {path} does not exist")
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise BadValue(argument, f"{argument} file {path} {what}")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadValue(
+            argument, f"{argument} file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise BadValue(argument, f"cannot read {argument} file {path}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise BadValue(argument, f"{argument} file {path} is not valid TOML: {exc}") from exc
 
@@ -123,9 +132,20 @@ def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         section = "data" if key in SECTIONS["data"] else "training"
         if key not in SECTIONS[section]:
             raise ValueError(f"cannot override {key!r}")
-        out[section][key] = value
+        # named as the override was given (``--seed`` inside the CLI), not as a TOML key
+        out[section][key] = check_loss_name(value) if key == "loss_type" else check(key, value)
     check_config_values(out)
     return out
+
+
+def check_loss_name(loss_type: Any, spelled: str = "loss_type") -> str:
+    """``loss_type`` must be one of :data:`qgan_lab.losses.LOSS_TYPES`."""
+    from .losses import LOSS_TYPES
+
+    check("loss_type", loss_type, spelled)
+    if loss_type not in LOSS_TYPES:
+        raise BadValue(spelled, f"must be one of {list(LOSS_TYPES)}, got {loss_type!r}")
+    return loss_type
 
 
 def loss_kwargs(cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -172,6 +192,22 @@ def derive_input_range(section: dict[str, Any], target: Any) -> dict[str, Any]:
     return out
 
 
+def check_target(target: str, output_dim: int, input_dim: int) -> None:
+    """``[data] target`` must be a known target with as many features as the models'."""
+    from .data import get_target
+
+    try:
+        dim = get_target(target).dim
+    except (KeyError, ValueError) as exc:
+        raise BadValue("[data] target", str(exc)) from exc
+    if dim != output_dim or dim != input_dim:
+        raise BadValue(
+            "[data] target",
+            f"{target!r} has {dim} features, but [generator] output_dim = {output_dim} and "
+            f"[discriminator] input_dim = {input_dim}; choose a {dim}-feature model or another target",
+        )
+
+
 def trainer_for(cfg: dict[str, Any], generator: Any, discriminator: Any):
     """A :class:`~qgan_lab.training.QuantumGANTrainer` for these two models with the config's
     ``[training]`` game and ``[loss]`` (the models may be any with the trainer's interface, e.g.
@@ -202,6 +238,7 @@ def build(cfg: dict[str, Any]):
 
     data = cfg["data"]
     seed = int(cfg["training"].get("seed", 0))
+    check_target(data["target"], cfg["generator"].get("output_dim", 2), cfg["discriminator"].get("input_dim", 2))
     generator = PureQuantumGenerator(seed=seed, **cfg["generator"])
     discriminator = PureQuantumDiscriminator(seed=seed + 1, **derive_input_range(cfg["discriminator"], data["target"]))
     trainer = trainer_for(cfg, generator, discriminator)

@@ -28,19 +28,30 @@ TRACE_THRESHOLD = 0.9
 
 
 def _coherent_kept(r: float, cutoff: int) -> float:
-    mean = r * r
-    return sum(math.exp(-mean) * mean**n / math.factorial(n) for n in range(cutoff))
+    """``P(N < cutoff)`` for Poisson ``N`` of mean ``r^2``; terms in log space (``lgamma``), so
+    any cutoff the engine holds works (``n!`` overflows a float from ``n = 171``, ``mean**n`` sooner)."""
+    if r == 0:
+        return 1.0
+    log_mean = 2.0 * math.log(r)
+    return sum(math.exp(n * log_mean - r * r - math.lgamma(n + 1)) for n in range(cutoff))
 
 
 def _squeezed_kept(r: float, cutoff: int) -> float:
-    t = math.tanh(r)
-    return sum(
-        t ** (2 * k) * math.factorial(2 * k) / (4**k * math.factorial(k) ** 2) for k in range((cutoff - 1) // 2 + 1)
-    ) / math.cosh(r)
+    """``P(N < cutoff)`` for squeezed vacuum, each term ``tanh(r)^(2k) (2k)! / (4^k k!^2)`` in log space."""
+    if r == 0:
+        return 1.0
+    log_t = math.log(math.tanh(r))
+    total = sum(
+        math.exp(2 * k * log_t + math.lgamma(2 * k + 1) - k * math.log(4.0) - 2 * math.lgamma(k + 1))
+        for k in range((cutoff - 1) // 2 + 1)
+    )
+    return total / math.cosh(r)
 
 
-def _largest(kept, cutoff: int, keep: float) -> float:
-    low, high = 0.0, 10.0
+def _largest(kept, cutoff: int, keep: float, high: float) -> float:
+    """Bisection on ``[0, high]``; ``high`` is a state whose mean photon number is ``cutoff``, which
+    keeps at most about half its norm, so the answer lies inside for any cutoff."""
+    low = 0.0
     for _ in range(60):  # bisection: kept(r) falls monotonically with r
         mid = 0.5 * (low + high)
         low, high = (mid, high) if kept(mid, cutoff) >= keep else (low, mid)
@@ -49,12 +60,12 @@ def _largest(kept, cutoff: int, keep: float) -> float:
 
 def displacement_bound(cutoff_dim: int, keep: float = 0.99) -> float:
     """Largest displacement ``r`` whose coherent state keeps ``keep`` of its norm in the cutoff."""
-    return _largest(_coherent_kept, int(cutoff_dim), keep)
+    return _largest(_coherent_kept, int(cutoff_dim), keep, math.sqrt(cutoff_dim))  # <N> = r^2
 
 
 def squeezing_bound(cutoff_dim: int, keep: float = 0.99) -> float:
     """Largest squeezing ``r`` whose squeezed vacuum keeps ``keep`` of its norm in the cutoff."""
-    return _largest(_squeezed_kept, int(cutoff_dim), keep)
+    return _largest(_squeezed_kept, int(cutoff_dim), keep, math.asinh(math.sqrt(cutoff_dim)))  # <N> = sinh^2 r
 
 
 def parameter_bounds(model: Any, default: float = 5.0, keep: float = 0.99) -> list[float]:

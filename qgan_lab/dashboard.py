@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .averaging import averaged
+
 
 def progress_bar(total: int, description: str):
     from tqdm.auto import tqdm
@@ -40,7 +42,7 @@ class Dashboard:
         if kept is not None and kept[0] == epoch:
             generated = kept[1]
         else:
-            with self.trainer.generator.using_average():
+            with averaged(self.trainer.generator):
                 generated = self.trainer.steps.sample(self.trainer._plot_z).numpy()
         plot_training_dashboard(
             self.trainer.metrics_history,

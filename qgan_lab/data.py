@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from .validation import BadType, BadValue
+
 
 @dataclass(frozen=True)
 class Mixture:
@@ -134,9 +136,22 @@ def centers_of(target: str | Target) -> np.ndarray | None:
     return None if centers is None else np.asarray(centers, dtype=np.float64)
 
 
+def as_numbers(values: object, name: str, verb: str = "holds") -> np.ndarray:
+    """``values`` as a numeric array; ragged rows are a ``BadValue``, strings or other objects a
+    ``BadType``, both naming ``name``."""
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:  # rows of different lengths
+        raise BadValue(name, f"{verb} rows of different lengths, not a [batch, features] array ({exc})") from exc
+    if array.dtype.kind not in "biuf":
+        example = repr(array.flat[0]) if array.size else "none"
+        raise BadType(name, f"{verb} {array.dtype} values (e.g. {example}), not numbers")
+    return array
+
+
 def check_batch_source(data_generator: Callable[[], object], expected_dim: int | None = None) -> np.ndarray:
-    """Draw one batch and check it: rank 2, finite, the expected width. Returns the batch."""
-    batch = np.asarray(data_generator())
+    """Draw one batch and check it: numbers, rank 2, finite, the expected width. Returns the batch."""
+    batch = as_numbers(data_generator(), "data_generator", "returns")
     if batch.ndim != 2 or batch.shape[0] < 1:
         raise ValueError(f"data_generator must return [batch, features], got shape {batch.shape}")
     if expected_dim is not None and batch.shape[1] != expected_dim:
@@ -155,6 +170,7 @@ __all__: Sequence[str] = [
     "TARGETS",
     "Target",
     "centers_of",
+    "as_numbers",
     "check_batch_source",
     "create_bimodal_data_generator",
     "get_target",

@@ -16,15 +16,17 @@ import numpy as np
 import tensorflow as tf
 
 from . import checkpoints
-from .data import check_batch_source
+from .averaging import averaged
+from .data import as_numbers, check_batch_source
 from .metrics import evaluate_samples
 from .validation import BadValue, check_int, check_output_dir
 
 
 def check_validation_data(validation_data: Any, expected_dim: int) -> None:
     """``ValueError`` naming ``validation_data`` unless it is a finite ``[n, expected_dim]`` array."""
+    array = as_numbers(validation_data, "validation_data")  # ragged, strings: named here
     try:
-        check_batch_source(lambda: validation_data, expected_dim)
+        check_batch_source(lambda: array, expected_dim)
     except ValueError as exc:
         raise BadValue("validation_data", str(exc).replace("data_generator returns", "has")) from exc
 
@@ -43,7 +45,7 @@ def evaluate(
     if output_dir is not None:
         output_dir = check_output_dir(output_dir)
     z = tf.random.stateless_normal([n_samples, trainer.latent_dim], seed=[trainer.seed, 99])
-    with trainer.generator.using_average():  # the averaged generator, where the trainer keeps one
+    with averaged(trainer.generator):  # the averaged generator, where the trainer keeps one
         generated = trainer.steps.sample(z).numpy()
     report = evaluate_samples(generated, np.asarray(validation_data), centers)
     report["epochs"] = int(trainer.epoch.numpy())
@@ -51,11 +53,16 @@ def evaluate(
         "generator": trainer.g_gradient_manager.get_summary(),
         "discriminator": trainer.d_gradient_manager.get_summary(),
     }
-    if output_dir is not None:
-        checkpoints.atomic_save_npy(output_dir / "final_generated_samples.npy", generated)
-        text = json.dumps(report, indent=2, default=checkpoints.jsonable)
+    if output_dir is not None:  # evaluation.json last, with the digests of the other two
+        files = {
+            "final_generated_samples.npy": checkpoints.atomic_save_npy(
+                output_dir / "final_generated_samples.npy", generated
+            ),
+            "report.txt": checkpoints.atomic_write_text(output_dir / "report.txt", format_report(report)),
+        }
+        digests = {name: checkpoints.file_digest(path) for name, path in files.items()}
+        text = json.dumps({**report, "files": digests}, indent=2, default=checkpoints.jsonable)
         checkpoints.atomic_write_text(output_dir / "evaluation.json", text)
-        checkpoints.atomic_write_text(output_dir / "report.txt", format_report(report))
     return report
 
 

@@ -417,12 +417,16 @@ class QuantumMMDLoss:
 
 def make_loss(loss_type: str, **kwargs: Any):
     """The loss object for ``"wasserstein"``, ``"measurement"``, ``"bce"`` or ``"mmd"``."""
-    classes = {
+    if loss_type not in LOSS_TYPES:
+        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+    return loss_class(loss_type)(**kwargs)
+
+
+def loss_class(loss_type: str) -> type:
+    """The class behind a ``loss_type`` name (its ``__init__`` lists the loss's keywords)."""
+    return {
         "wasserstein": QuantumWassersteinLoss,
         "measurement": QuantumMeasurementLoss,
         "bce": BinaryCrossEntropyLoss,
         "mmd": QuantumMMDLoss,
-    }
-    if loss_type not in classes:
-        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
-    return classes[loss_type](**kwargs)
+    }[loss_type]

@@ -46,6 +46,7 @@ from .homodyne import sample_homodyne
 from .observables import mean_photon_numbers, quadrature_expectations, state_trace
 from .readouts import READOUTS as CRITIC_READOUTS
 from .readouts import critic_score, init_readout
+from .validation import BadValue, check
 
 #: Readouts of :class:`PureQuantumGenerator`: homodyne means, or one homodyne sample.
 READOUTS = ("mean", "sample")
@@ -130,6 +131,12 @@ class QuantumCircuitModel(tf.Module):
     ):
         super().__init__(name=name)
         _check_int("output_dim", output_dim, 1)
+        # the shared argument table (qgan_lab.validation): strings, NaN, bad seeds named here
+        scales = {"encoding_scale": encoding_scale, "output_scale": output_scale}
+        for key, value in {**scales, "passive_std": passive_std, "active_std": active_std}.items():
+            check(key, value)
+        if seed is not None:
+            seed = check("seed", seed)
         if not isinstance(readout, str) or readout not in self.READOUTS:
             raise ValueError(f"readout must be one of {self.READOUTS}, got {readout!r}")
         self.readout = readout
@@ -210,7 +217,12 @@ class QuantumCircuitModel(tf.Module):
             value = np.asarray(value)
             if value.shape != tuple(self.weights[key].shape):
                 raise ValueError(f"weights[{key!r}] must have shape {self.weights[key].shape}, got {value.shape}")
-            self.weights[key].assign(value)
+            if not np.all(np.isfinite(value)):  # NaN weights would give NaN samples, silently
+                raise BadValue(
+                    f"weights[{key!r}]", f"holds {np.size(value) - np.isfinite(value).sum()} NaN or inf values"
+                )
+        for key, value in weights.items():
+            self.weights[key].assign(np.asarray(value))
 
     # ------------------------------------------------------------------ simulation
     def ket(self, inputs: Any) -> tf.Tensor:
@@ -264,7 +276,14 @@ class QuantumCircuitModel(tf.Module):
         """Log a warning (eager calls only) when a state's trace is below ``TRACE_THRESHOLD``."""
         if tf.executing_eagerly():
             smallest = float(tf.reduce_min(out["trace"]))
-            if smallest < TRACE_THRESHOLD:
+            if not np.isfinite(smallest) or not np.all(np.isfinite(out["output"].numpy())):
+                bad = [k for k, v in self.weights.items() if not np.all(np.isfinite(v.numpy()))]
+                logger.warning(
+                    "%s: non-finite outputs (NaN or inf)%s",
+                    self.name,
+                    f"; non-finite weights in {bad}" if bad else "",
+                )
+            elif smallest < TRACE_THRESHOLD:
                 logger.warning(
                     "%s: a state leaves the cutoff (smallest trace %.3g < %.2f, cutoff_dim=%d): its outputs "
                     "are not the circuit's. Use smaller %s or a larger cutoff_dim.",

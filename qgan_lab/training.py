@@ -36,10 +36,11 @@ import numpy as np
 import tensorflow as tf
 
 from . import checkpoints, evaluation
+from .averaging import averaged
 from .callbacks import CutoffMonitor, QuantumGANCallback
 from .cutoff import TRACE_THRESHOLD, parameter_bounds
 from .dashboard import Dashboard, progress_bar
-from .data import check_batch_source
+from .data import as_numbers, check_batch_source
 from .fused import FusedStep, run_fused_step
 from .gradients import QuantumGradientManager, count_valid, gradient_flow_report
 from .metrics import wasserstein_per_feature
@@ -48,12 +49,11 @@ from .steps import TrainingSteps
 from .validation import (
     BadType,
     BadValue,
+    check,
+    check_callback,
     check_int,
     check_loss,
-    check_number,
     check_output_dir,
-    check_positive,
-    check_seed,
     check_train_arguments,
     spell,
 )
@@ -160,17 +160,16 @@ class QuantumGANTrainer:
                 f"generator.output_dim={generator.output_dim} must equal discriminator.input_dim="
                 f"{discriminator.input_dim}",
             )
-        n_critic = check_int("n_critic", n_critic)
-        learning_rate_g = check_positive("learning_rate_g", learning_rate_g)
-        learning_rate_d = check_positive("learning_rate_d", learning_rate_d)
-        beta_1 = check_number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
-        max_gradient_norm = check_positive("max_gradient_norm", max_gradient_norm)
-        self.trace_threshold = check_number("trace_threshold", trace_threshold, low=0.0, high=1.0)
-        seed = check_seed("seed", seed)
+        n_critic = check("n_critic", n_critic)
+        learning_rate_g = check("learning_rate_g", learning_rate_g)
+        learning_rate_d = check("learning_rate_d", learning_rate_d)
+        beta_1 = check("beta_1", beta_1)
+        max_gradient_norm = check("max_gradient_norm", max_gradient_norm)
+        self.trace_threshold = check("trace_threshold", trace_threshold)
+        seed = check("seed", seed)
         callbacks = list(callbacks or [])
         for callback in callbacks:
-            if not callable(getattr(callback, "on_epoch_end", None)):
-                raise BadType("callbacks", f"every callback needs on_epoch_end(), got {type(callback).__name__}")
+            check_callback(callback)
         self.generator = generator
         self.discriminator = discriminator
         self.loss_type = loss_type
@@ -182,10 +181,10 @@ class QuantumGANTrainer:
         self.latent_dim = generator.latent_dim
         self.g_gradient_manager = QuantumGradientManager(max_gradient_norm=max_gradient_norm)
         self.d_gradient_manager = QuantumGradientManager(max_gradient_norm=max_gradient_norm)
-        self.lr_decay = check_number("lr_decay", lr_decay, low=0.0, high=1.0, low_open=True)
-        self.lambda_cutoff = check_number("lambda_cutoff", lambda_cutoff, low=0.0)
-        self.trace_floor = check_number("trace_floor", trace_floor, low=0.0, high=1.0, low_open=True)
-        self.ema_decay = check_number("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
+        self.lr_decay = check("lr_decay", lr_decay)
+        self.lambda_cutoff = check("lambda_cutoff", lambda_cutoff)
+        self.trace_floor = check("trace_floor", trace_floor)
+        self.ema_decay = check("ema_decay", ema_decay)
         if self.ema_decay > 0:
             generator.track_average()
         self.base_learning_rates = {"g": float(learning_rate_g), "d": float(learning_rate_d)}
@@ -291,7 +290,7 @@ class QuantumGANTrainer:
         """``n`` generated samples (fresh latent vectors from the trainer's generator unless given)."""
         n = check_int("n", n)
         z = self.rng.normal([n, self.latent_dim]) if z is None else self._check_z(z, "z", rows=n)
-        with self.generator.using_average():
+        with averaged(self.generator):
             return self.steps.sample(z)
 
     # ------------------------------------------------------------------ epochs
@@ -311,7 +310,7 @@ class QuantumGANTrainer:
         skipped = 0
         n_critic = self.n_critic if self.loss_fn.needs_critic else 0
         for _ in range(steps_per_epoch):
-            real = np.asarray(data_generator(), dtype=np.float32)
+            real = as_numbers(data_generator(), "data_generator", f"epoch {epoch_num}: returned").astype(np.float32)
             if real.ndim != 2 or real.shape[0] < 1 or real.shape[1] != self.discriminator.input_dim:
                 raise BadValue(
                     "data_generator",
@@ -488,9 +487,12 @@ class QuantumGANTrainer:
         Every ``plot_interval`` epochs the guide's 2x2 figure is drawn (saved to
         ``output_dir/plots`` and, with ``live_plot``, redrawn in place in a notebook); every
         ``save_interval`` epochs a checkpoint is written to ``output_dir``. Every argument is
-        checked before the first step. A Ctrl-C (``KeyboardInterrupt``) writes the last
-        finished epoch as an emergency checkpoint, then is raised again. Returns
-        :attr:`metrics_history`.
+        checked before the first step. A Ctrl-C (``KeyboardInterrupt``), or an exception from a
+        callback or the data generator, puts the trainer back to the last finished epoch and
+        writes it as an emergency checkpoint (a second Ctrl-C waits for that save; the log says
+        which epoch was saved, or that nothing was), then is raised again. With ``resume``,
+        learning rates given to this trainer that differ from the checkpoint's are applied, and
+        a warning names them. Returns :attr:`metrics_history`.
         """
         epochs, steps_per_epoch, save_interval, plot_interval = check_train_arguments(
             epochs, steps_per_epoch, save_interval, plot_interval, resume
@@ -523,12 +525,18 @@ class QuantumGANTrainer:
         elif resume:
             raise BadValue("resume=True", f"needs the {spell('output_dir')} of the run to continue")
         start = int(self.epoch.numpy())
+        if epochs <= start:  # (a second train() call with the same epochs would train nothing)
+            raise BadValue(
+                "epochs",
+                f"this trainer has already done {start} epochs; {spell('epochs')} counts all epochs, so it "
+                f"must be more than {start} to train further (got {epochs})",
+            )
         if start == 0:
             self.verify_gradient_flow(first_batch)
         logger.info("Starting QGAN training: epochs %d..%d, %d steps/epoch", start + 1, epochs, steps_per_epoch)
         dashboard = Dashboard(self, validation, live_plot, output_dir) if (live_plot or output_dir) else None
         self.stop_training = False
-        saved_epoch = start
+        saved_epoch = start if resume else 0  # (a trained trainer's first save in a new folder is still due)
         snapshot = checkpoints.Snapshot(self, data_generator)
         try:
             for epoch in range(start + 1, epochs + 1):
@@ -541,21 +549,38 @@ class QuantumGANTrainer:
                     saved_epoch = epoch
                 if self.stop_training:
                     break
-        except KeyboardInterrupt:
-            if output_dir is not None and snapshot.epoch > saved_epoch:
-                snapshot.restore_into(self, data_generator)
-                self.save(output_dir, data_generator)
-                logger.warning(
-                    "Interrupted: saved epoch %d to %s; continue with %s",
-                    snapshot.epoch,
-                    output_dir,
-                    spell("resume=True"),
-                )
+        except BaseException as exc:  # Ctrl-C, SIGTERM, or an exception from user code
+            self._save_on_interrupt(exc, snapshot, saved_epoch, output_dir, data_generator)
             raise
         finally:
             if dashboard is not None:
                 dashboard.close()
         return self.metrics_history
+
+    def _save_on_interrupt(self, exc, snapshot, saved_epoch: int, output_dir, data_generator) -> None:
+        """Put the trainer back to the last finished epoch and, with an ``output_dir``, save it
+        (a second Ctrl-C is held back until the save is complete); the log says exactly what
+        was saved. A checkpoint that could not be written (:class:`~qgan_lab.checkpoints.SaveError`)
+        is not tried again."""
+        why = "Interrupted" if isinstance(exc, KeyboardInterrupt) else f"Stopped by {type(exc).__name__}: {exc}"
+        resume = spell("resume=True")
+        with checkpoints.deferred_interrupts() as received:
+            snapshot.restore_into(self, data_generator)  # (an epoch cut short leaves nothing behind)
+            if output_dir is None:
+                logger.warning("%s; the trainer holds epoch %d (no output_dir: nothing saved)", why, snapshot.epoch)
+            elif isinstance(exc, checkpoints.SaveError):
+                pass  # its message says what is intact
+            elif snapshot.epoch > saved_epoch:
+                self.save(output_dir, data_generator)
+                logger.warning("%s; saved epoch %d to %s: continue with %s", why, snapshot.epoch, output_dir, resume)
+            elif saved_epoch > 0:
+                logger.warning(
+                    "%s; epoch %d was already saved in %s: continue with %s", why, saved_epoch, output_dir, resume
+                )
+            else:
+                logger.warning("%s before the first epoch finished: nothing was saved in %s", why, output_dir)
+        if received:
+            logger.warning("A second interrupt arrived during the save; it was held back until the save was complete")
 
     def set_learning_rates(self, epoch: int, epochs: int) -> None:
         """Apply the ``lr_decay`` schedule for ``epoch`` (1-based) of ``epochs``."""
@@ -575,16 +600,27 @@ class QuantumGANTrainer:
             bar.close()
         logs["epoch_time"] = time.perf_counter() - began
         if validation is not None:
-            with self.generator.using_average():
+            with averaged(self.generator):
                 generated = self.steps.sample(self._plot_z).numpy()
             logs["val_w1"] = float(wasserstein_per_feature(validation, generated).mean())
             self.epoch_samples = (epoch, generated)  # the dashboard draws these
+        self._report_non_finite(epoch, logs)
         self.epoch.assign(epoch)
         for callback in self.callbacks:
             callback.on_epoch_end(epoch, self, logs)
         for key, value in logs.items():
             self.metrics_history.setdefault(key, []).append(float(value))
         logger.info(self.format_epoch(epoch, logs))
+
+    def _report_non_finite(self, epoch: int, logs: dict[str, float]) -> None:
+        """The epoch check: warn (naming the variables) when a model's weights or the epoch's
+        validation W1 are NaN or inf; a NaN would otherwise pass every ``<`` test silently."""
+        for side, model in (("generator", self.generator), ("discriminator", self.discriminator)):
+            bad = [v.name.split(":")[0] for v in model.trainable_variables if not np.all(np.isfinite(v.numpy()))]
+            if bad:
+                logger.warning("epoch %d: the %s holds non-finite weights (NaN or inf) in %s", epoch, side, bad)
+        if "val_w1" in logs and not np.isfinite(logs["val_w1"]):
+            logger.warning("epoch %d: the generated samples are not finite (validation W1 = %s)", epoch, logs["val_w1"])
 
     def format_epoch(self, epoch: int, logs: dict[str, float]) -> str:
         """The guide's log line: ``Epoch 5: G_loss=..., D_loss=..., G_grads=20/20, D_grads=20/20``.

@@ -10,6 +10,7 @@ Taught in ``07_evaluation_and_troubleshooting``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import numbers
 import os
@@ -100,30 +101,61 @@ def check_positive(name: str, value: Any) -> float:
 
 
 def check_seed(name: str, value: Any) -> int:
-    """A seed: an int ``>= 0``."""
-    return check_int(name, value, 0)
+    """A seed: an int in ``[0, MAX_SEED]`` (the :data:`ARGUMENTS` rule ``seed``)."""
+    return check("seed", value, name)
 
 
-def check_loss(loss_type: Any, loss_kwargs: Any) -> Any:
-    """Build the loss by calling :func:`~qgan_lab.losses.make_loss` (it decides which names
-    exist); numeric keyword values must be finite numbers, never strings."""
-    from .losses import make_loss
+def _numbers(value: Any) -> bool:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return bool(items) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in items
+    )
+
+
+def check_loss(loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type") -> Any:
+    """Build the loss by calling :func:`~qgan_lab.losses.make_loss`. ``loss_type`` must be one of
+    its names (named as ``spelled`` in the error); each keyword must be one of the loss class's
+    (else a ``BadType`` naming ``loss_kwargs``) and hold a finite number or a list of them (else
+    a ``BadValue`` naming ``loss_kwargs['key']``)."""
+    import inspect
+
+    from .losses import LOSS_TYPES, loss_class, make_loss
 
     if not isinstance(loss_type, str):
-        raise BadType("loss_type", f"must be a str, got {loss_type!r}")
+        raise BadType(spelled, f"must be a str, got {loss_type!r}")
+    if loss_type not in LOSS_TYPES:
+        raise BadValue(spelled, f"must be one of {LOSS_TYPES}, got {loss_type!r}")
     if loss_kwargs is not None and not isinstance(loss_kwargs, dict):
         raise BadType("loss_kwargs", f"must be a dict, got {type(loss_kwargs).__name__}")
+    accepted = [p for p in inspect.signature(loss_class(loss_type).__init__).parameters if p != "self"]
     for key, value in (loss_kwargs or {}).items():
-        if isinstance(value, (str, bool)) or (isinstance(value, numbers.Real) and not math.isfinite(value)):
-            raise BadValue(f"loss_kwargs[{key!r}]", f"must be a finite number, got {value!r}")
+        if key not in accepted:
+            raise BadType("loss_kwargs", f"{key!r} is not a keyword of the {loss_type!r} loss; it takes {accepted}")
+        if not _numbers(value) and not (value is None and key == "scale"):
+            raise BadValue(f"loss_kwargs[{key!r}]", f"must be a finite number (or a list of them), got {value!r}")
     try:
         return make_loss(loss_type, **(loss_kwargs or {}))
-    except TypeError as exc:  # an unknown keyword of the loss class
-        raise BadType("loss_kwargs", f"not accepted by the {loss_type!r} loss: {exc}") from exc
-    except ValueError as exc:
-        if "loss_type" in str(exc):
-            raise BadValue("loss_type", str(exc).removeprefix("loss_type ")) from exc
+    except (TypeError, ValueError) as exc:  # a range the loss class checks itself
         raise BadValue("loss_kwargs", str(exc)) from exc
+
+
+def check_callback(callback: Any) -> None:
+    """A callback must have ``on_epoch_end(epoch, trainer, logs)``: checked when the trainer is
+    built, not after the first epoch has trained."""
+    import inspect
+
+    method = getattr(callback, "on_epoch_end", None)
+    if not callable(method):
+        raise BadType("callbacks", f"every callback needs on_epoch_end(), got {type(callback).__name__}")
+    try:
+        inspect.signature(method).bind(1, None, {})
+    except TypeError as exc:
+        raise BadType(
+            "callbacks",
+            f"{type(callback).__name__}.on_epoch_end must accept (epoch, trainer, logs): {exc}",
+        ) from exc
+    except ValueError:  # no signature to read (a builtin): accept it
+        pass
 
 
 def check_output_dir(output_dir: Any) -> Path:
@@ -157,61 +189,118 @@ def check_train_arguments(
     )
 
 
-_CIRCUIT = {
-    "n_modes": ("int", 1),
-    "layers": ("int", 1),
-    "cutoff_dim": ("int", 2),
-    "encoding_scale": ("positive", 0),
-    "passive_std": ("positive", 0),
-    "active_std": ("positive", 0),
-}
-#: Types of the TOML keys, checked by :func:`check_config_values`: (kind, minimum).
-CONFIG_TYPES: dict[str, dict[str, tuple[str, float]]] = {
-    "data": {"batch_size": ("int", 1), "validation_samples": ("int", 1)},
-    "generator": {**_CIRCUIT, "latent_dim": ("int", 1), "output_dim": ("int", 1), "output_scale": ("positive", 0)},
-    "discriminator": {
-        **_CIRCUIT,
-        "input_dim": ("int", 1),
-        "encoding": ("str", 0),
-        "input_center": ("numbers_or_auto", 0),
-        "input_width": ("numbers_or_auto", 0),
+#: The largest seed: TensorFlow's random generators and stateless draws take 64-bit signed seeds.
+MAX_SEED = 2**63 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """How one argument is checked wherever it enters (Python keyword, TOML key, CLI flag).
+
+    ``kind``: ``"int"`` (``low``/``high`` inclusive), ``"number"`` (a finite float in the
+    interval; ``nonzero`` refuses 0), ``"str"`` (one of ``choices`` when given), or
+    ``"numbers_or_auto"`` (a number, a list of numbers, or ``"auto"``)."""
+
+    kind: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    nonzero: bool = False
+    choices: tuple[str, ...] = ()
+
+
+_POSITIVE = Rule("number", 0.0, low_open=True)
+_FRACTION = Rule("number", 0.0, 1.0, high_open=True)  # a decay or momentum in [0, 1)
+#: ONE table of argument checks, used by the trainer and models (Python keywords), the TOML
+#: configs (``[section] key``) and the CLI flags (``--seed``): :func:`check`.
+ARGUMENTS: dict[str, Rule] = {
+    **{
+        name: Rule("int", 1)
+        for name in (
+            "epochs",
+            "steps_per_epoch",
+            "batch_size",
+            "validation_samples",
+            "n_critic",
+            "save_interval",
+            "plot_interval",
+            "n_modes",
+            "layers",
+            "latent_dim",
+            "output_dim",
+            "input_dim",
+        )
     },
-    "training": {
-        "epochs": ("int", 1),
-        "steps_per_epoch": ("int", 1),
-        "n_critic": ("int", 1),
-        "learning_rate_g": ("positive", 0),
-        "learning_rate_d": ("positive", 0),
-        "beta_1": ("beta", 0),
-        "ema_decay": ("beta", 0),
-        "save_interval": ("int", 1),
-        "plot_interval": ("int", 1),
-        "seed": ("int", 0),
-        "loss_type": ("str", 0),
-    },
+    # a Fock space needs |0> and |1> at least
+    "cutoff_dim": Rule("int", 2),
+    "seed": Rule("int", 0, MAX_SEED),  # (an int bound: a float would round it)
+    "encoding_scale": _POSITIVE,
+    "output_scale": Rule("number", nonzero=True),
+    "passive_std": _POSITIVE,
+    "active_std": _POSITIVE,
+    "learning_rate_g": _POSITIVE,
+    "learning_rate_d": _POSITIVE,
+    "max_gradient_norm": _POSITIVE,
+    "beta_1": _FRACTION,
+    "ema_decay": _FRACTION,
+    # the rate falls to lr_decay times its start: a factor in (0, 1]
+    "lr_decay": Rule("number", 0.0, 1.0, low_open=True),
+    "lambda_cutoff": Rule("number", 0.0),
+    # traces of states lie in [0, 1]
+    "trace_floor": Rule("number", 0.0, 1.0, low_open=True),
+    "trace_threshold": Rule("number", 0.0, 1.0),
+    "loss_type": Rule("str"),
+    "encoding": Rule("str"),
+    "readout": Rule("str"),
+    "target": Rule("str"),
+    "input_center": Rule("numbers_or_auto"),
+    "input_width": Rule("numbers_or_auto"),
 }
+
+
+def check(name: str, value: Any, spelled: str | None = None) -> Any:
+    """``value`` checked by ``ARGUMENTS[name]``; errors name the argument as ``spelled`` (default:
+    ``name``, which :func:`spell` turns into the CLI flag inside :func:`cli_spelling`)."""
+    rule, label = ARGUMENTS[name], spelled or name
+    if rule.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise BadType(label, f"must be an int >= {int(rule.low)}, got {value!r} ({type(value).__name__})")
+        if not rule.low <= value <= rule.high:
+            limits = f">= {int(rule.low)}" if rule.high == math.inf else f"in [{int(rule.low)}, {int(rule.high)}]"
+            raise BadValue(label, f"must be an int {limits}, got {value!r}")
+        return int(value)
+    if rule.kind == "number":
+        number = check_number(
+            label, value, low=rule.low, high=rule.high, low_open=rule.low_open, high_open=rule.high_open
+        )
+        if rule.nonzero and number == 0:
+            raise BadValue(label, "must be a finite non-zero number, got 0")
+        return number
+    if rule.kind == "numbers_or_auto":
+        if value != "auto":
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                check_number(label, item)
+        return value
+    if not isinstance(value, str):
+        raise BadType(label, f"must be a string, got {value!r} ({type(value).__name__})")
+    if rule.choices and value not in rule.choices:
+        raise BadValue(label, f"must be one of {list(rule.choices)}, got {value!r}")
+    return value
 
 
 def check_config_values(cfg: dict[str, Any]) -> None:
-    """Type and range of every known key of a config; the argument is named ``[section] key``."""
-    for section, types in CONFIG_TYPES.items():
-        for key, value in cfg.get(section, {}).items():
-            if key not in types:
-                continue
-            kind, minimum = types[key]
-            name = f"[{section}] {key}"
-            if kind == "int":
-                check_int(name, value, int(minimum))
-            elif kind == "positive":
-                check_positive(name, value)
-            elif kind == "beta":
-                check_number(name, value, low=0.0, high=1.0, high_open=True)
-            elif kind == "numbers_or_auto":
-                if value != "auto":
-                    for item in value if isinstance(value, list) else [value]:
-                        check_number(name, item)
-            elif not isinstance(value, str):
-                raise BadType(name, f"must be a string, got {value!r}")
+    """Type and range of every key of a config that has an :data:`ARGUMENTS` rule (the same
+    rule as the Python keyword of that name); the argument is named ``[section] key``."""
+    from .losses import LOSS_TYPES
+
+    for section in ("data", "generator", "discriminator", "training"):
+        for key, value in (cfg.get(section) or {}).items():
+            if key in ARGUMENTS:
+                check(key, value, f"[{section}] {key}")
+    loss_type = (cfg.get("training") or {}).get("loss_type")
+    if loss_type is not None and loss_type not in LOSS_TYPES:
+        raise BadValue("[training] loss_type", f"must be one of {list(LOSS_TYPES)}, got {loss_type!r}")
     loss = cfg.get("loss") or {}
     tables = {f"[loss.{k}]": v for k, v in loss.items() if isinstance(v, dict)} or {"[loss]": loss}
     for table, values in tables.items():
@@ -222,5 +311,3 @@ def check_config_values(cfg: dict[str, Any]) -> None:
                 for v in items
             ):
                 raise BadValue(f"{table} {key}", f"must be a finite number (or a list of them), got {value!r}")
-    if "target" in cfg.get("data", {}) and not isinstance(cfg["data"]["target"], str):
-        raise BadType("[data] target", f"must be a string, got {cfg['data']['target']!r}")

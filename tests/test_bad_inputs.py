@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from test_training import TINY_TOML
 
-from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer
+from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer, checkpoints
 from qgan_lab.cli import main
 from qgan_lab.config import build, load_config
 from qgan_lab.data import make_data_generator
@@ -200,8 +200,25 @@ CONFIG_CASES = [
 ]
 TOML = TINY_TOML.format(cutoff=4, steps=1) + "[loss]\nlambda_gp = 10.0\n"
 
+# issue 23: the TOML goes through the same table as the Python keywords
+CONFIG_CASES_23 = [
+    ("n_critic = 2", "n_critic = 2\nlr_decay = true", TypeError, r"^\[training\] lr_decay: must be a number"),
+    ("n_critic = 2", 'n_critic = 2\nlr_decay = "0.1"', TypeError, r"^\[training\] lr_decay:"),
+    ("n_critic = 2", "n_critic = 2\nlr_decay = 1.5", ValueError, r"^\[training\] lr_decay:"),
+    ("n_critic = 2", 'n_critic = 2\nlambda_cutoff = "x"', TypeError, r"^\[training\] lambda_cutoff:"),
+    ("n_critic = 2", "n_critic = 2\nlambda_cutoff = -1.0", ValueError, r"^\[training\] lambda_cutoff:"),
+    ("n_critic = 2", "n_critic = 2\nema_decay = true", TypeError, r"^\[training\] ema_decay:"),
+    ('loss_type = "wasserstein"', 'loss_type = "hinge"', ValueError, r"^\[training\] loss_type: must be one of"),
+    ("seed = 3", "seed = 18446744073709551616", ValueError, r"^\[training\] seed: must be an int in \[0, "),
+    ("latent_dim = 2", 'latent_dim = 2\nencoding_scale = "0.5"', TypeError, r"^\[generator\] encoding_scale:"),
+    ("latent_dim = 2", "latent_dim = 2\nactive_std = 0.0", ValueError, r"^\[generator\] active_std:"),
+    ("input_dim = 2", "input_dim = 2\noutput_scale = 0.0", ValueError, r"^\[discriminator\] output_scale:"),
+    ("input_dim = 2", 'input_dim = 2\ninput_width = ["a"]', TypeError, r"^\[discriminator\] input_width:"),
+    ('target = "bimodal"', "target = 3", TypeError, r"^\[data\] target: must be a string"),
+]
 
-@pytest.mark.parametrize("old, new, error, pattern", CONFIG_CASES, ids=lambda c: case_id(c)[:30])
+
+@pytest.mark.parametrize("old, new, error, pattern", CONFIG_CASES + CONFIG_CASES_23, ids=lambda c: case_id(c)[:30])
 def test_config_values(tmp_path, old, new, error, pattern):
     assert old in TOML
     path = tmp_path / "bad.toml"
@@ -223,10 +240,11 @@ def test_cli_names_the_argument(tmp_path, capsys):
     good = tmp_path / "good.toml"
     good.write_text(TOML)
     (tmp_path / "a_file").write_text("x")
-    done = tmp_path / "done"  # a run with 4 epochs done, as the TOML's architecture
-    trainer = build(load_config(good))[0]
+    done = tmp_path / "done"  # a run with 4 epochs done and evaluated, as the TOML's architecture
+    trainer, _, validation, _ = build(load_config(good))
     trainer.epoch.assign(4)
     trainer.save(done)
+    trainer.evaluate(validation, n_samples=8, output_dir=done)
     bad = tmp_path / "bad.toml"
     bad.write_text(TOML.replace("batch_size = 8", 'batch_size = "four"'))
     cases = [
@@ -263,3 +281,211 @@ def test_cli_exit_code_in_a_real_process(tmp_path):
     result = subprocess.run([sys.executable, "-m", "qgan_lab", *argv], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert re.search(r"^error: --output-dir: .* is a file", result.stderr, re.M), result.stderr
+
+
+# ---------------------------------------------------------------------- issue 23
+# One table of checks (qgan_lab.validation.ARGUMENTS): the same value is refused the same way
+# by the models, the trainer, the TOML and the CLI, each naming it as it was spelled there.
+
+MODEL_CASES = [
+    ({"encoding_scale": "0.5"}, TypeError, r"^encoding_scale:"),
+    ({"encoding_scale": float("nan")}, ValueError, r"^encoding_scale:"),
+    ({"output_scale": "1"}, TypeError, r"^output_scale:"),
+    ({"output_scale": 0.0}, ValueError, r"^output_scale: .*non-zero"),
+    ({"passive_std": "0.1"}, TypeError, r"^passive_std:"),
+    ({"active_std": -0.1}, ValueError, r"^active_std:"),
+    ({"active_std": float("inf")}, ValueError, r"^active_std:"),
+    ({"seed": "3"}, TypeError, r"^seed:"),
+    ({"seed": -1}, ValueError, r"^seed:"),
+    ({"seed": 1.5}, TypeError, r"^seed:"),
+    ({"seed": 2**64}, ValueError, r"^seed: must be an int in \[0, "),
+]
+
+
+@pytest.mark.parametrize("model", [PureQuantumGenerator, PureQuantumDiscriminator])
+@pytest.mark.parametrize("kwargs, error, pattern", MODEL_CASES, ids=case_id)
+def test_model_scales_stds_and_seeds(model, kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        model(2, n_modes=1, layers=1, cutoff_dim=3, **kwargs)
+
+
+class TwoArgumentCallback:
+    def on_epoch_end(self, epoch):  # the guide's hook takes (epoch, trainer, logs)
+        pass
+
+
+TRAINER_CASES_23 = [
+    ({"seed": 2**64}, ValueError, r"^seed: must be an int in \[0, 9223372036854775807\]"),
+    ({"seed": 1.0}, TypeError, r"^seed:"),
+    ({"lr_decay": True}, TypeError, r"^lr_decay:"),
+    ({"lr_decay": "0.1"}, TypeError, r"^lr_decay:"),
+    ({"lr_decay": 0.0}, ValueError, r"^lr_decay:"),
+    ({"lambda_cutoff": "x"}, TypeError, r"^lambda_cutoff:"),
+    ({"ema_decay": 1.0}, ValueError, r"^ema_decay:"),
+    # a known keyword of the wrong type is not reported as an unknown one
+    ({"loss_kwargs": {"lambda_gp": [1.0, "a"]}}, ValueError, r"^loss_kwargs\['lambda_gp'\]: must be a finite number"),
+    ({"loss_kwargs": {"lambda_gp": None}}, ValueError, r"^loss_kwargs\['lambda_gp'\]:"),
+    ({"loss_kwargs": {"lambda_gp": {"a": 1}}}, ValueError, r"^loss_kwargs\['lambda_gp'\]:"),
+    ({"loss_kwargs": {"bandwidth": 1.0}}, TypeError, r"^loss_kwargs: 'bandwidth' is not a keyword of the"),
+    ({"callbacks": [TwoArgumentCallback()]}, TypeError, r"^callbacks: TwoArgumentCallback.on_epoch_end must accept"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", TRAINER_CASES_23, ids=case_id)
+def test_trainer_arguments_23(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        QuantumGANTrainer(*tiny(), **kwargs)
+
+
+def _ragged():
+    return [[0.0, 1.0]] * 7 + [[0.0]]
+
+
+TRAIN_CASES_23 = [
+    ({"data_generator": _ragged}, ValueError, r"^data_generator: returns rows of different lengths"),
+    ({"data_generator": lambda: np.array([["a", "b"]] * 8)}, TypeError, r"^data_generator: returns <U1 values"),
+    ({"data_generator": lambda: [[None, 1.0]] * 8}, TypeError, r"^data_generator: returns object values"),
+    ({"validation_data": _ragged()}, ValueError, r"^validation_data: holds rows of different lengths"),
+    ({"validation_data": [["1", "2"]] * 4}, TypeError, r"^validation_data: holds <U1 values"),
+    ({"validation_data": np.array([[{}, 1.0]] * 4)}, TypeError, r"^validation_data: holds object values"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", TRAIN_CASES_23, ids=case_id)
+def test_train_data_23(trainer, kwargs, error, pattern):
+    args = {"data_generator": _data(), "epochs": 2, "steps_per_epoch": 1, "latent_dim": 2, "progress": False}
+    args.update(kwargs)
+    with pytest.raises(error, match=pattern):
+        trainer.train(**args)
+    assert int(trainer.epoch.numpy()) == 0
+
+
+def test_a_second_train_call_that_would_train_nothing_is_refused():
+    trainer = QuantumGANTrainer(*tiny(), n_critic=1)
+    trainer.epoch.assign(2)  # as after train(..., epochs=2)
+    with pytest.raises(ValueError, match=r"^epochs: this trainer has already done 2 epochs.*more than 2 .*got 2"):
+        trainer.train(_data(), 2, 1, 2, progress=False)
+
+
+def test_non_finite_weights_are_reported(caplog):
+    g, d = tiny(3)
+    weights = g.get_weights()
+    key = sorted(weights)[0]
+    with pytest.raises(ValueError, match=rf"^weights\['{key}'\]: holds 1 NaN or inf"):
+        g.set_weights({**weights, key: np.where(np.arange(weights[key].size) == 0, np.nan, weights[key].ravel())})
+    assert np.array_equal(g.get_weights()[key], weights[key])  # nothing was assigned
+    g.weights[key].assign(np.full(weights[key].shape, np.nan, np.float32))  # behind set_weights' back
+    with caplog.at_level(logging.WARNING):
+        samples = g.generate(np.zeros((3, 2)))
+    assert not np.all(np.isfinite(samples.numpy()))
+    assert "non-finite outputs" in caplog.text and key in caplog.text
+    trainer = QuantumGANTrainer(g, d, n_critic=1)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        trainer._report_non_finite(1, {"val_w1": float("nan")})  # the epoch check
+    assert f"epoch 1: the generator holds non-finite weights (NaN or inf) in ['{key}']" in caplog.text
+    assert "validation W1 = nan" in caplog.text
+
+
+def test_cutoffs_the_engine_holds_never_crash_the_bounds():
+    from qgan_lab.cutoff import displacement_bound, parameter_bounds, squeezing_bound
+
+    for cutoff in (155, 156, 171, 400):
+        r_disp, r_sq = displacement_bound(cutoff), squeezing_bound(cutoff)
+        assert np.sqrt(cutoff) - 4 < r_disp < np.sqrt(cutoff) and 0 < r_sq < np.arcsinh(np.sqrt(cutoff))
+    assert displacement_bound(400) > displacement_bound(156) > 10  # no fixed ceiling
+    g = PureQuantumGenerator(1, 1, 1, 1, 160, seed=0)
+    assert all(np.isfinite(parameter_bounds(g)))
+    QuantumGANTrainer(g, PureQuantumDiscriminator(1, 1, 1, 3, seed=1), n_critic=1)  # the trainer builds
+
+
+def test_config_files_and_targets(tmp_path):
+    with pytest.raises(ValueError, match=r"^config: .* is a folder"):
+        load_config(tmp_path)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(TOML.encode() + "# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"^config: config file .* is not UTF-8 text"):
+        load_config(latin)
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text(TOML.replace('target = "bimodal"', 'target = "skewed_1d"'))
+    with pytest.raises(
+        ValueError, match=r"^\[data\] target: 'skewed_1d' has 1 features, but \[generator\] output_dim = 2"
+    ):
+        build(load_config(narrow))
+
+
+def test_full_disk_names_the_folder_and_keeps_the_older_checkpoints(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from qgan_lab import checkpoints
+
+    trainer = fake_run(tmp_path, epoch=3)
+    trainer.epoch.assign(4)
+
+    def full(*_args, **_kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(trainer.checkpoint, "write", full)
+    with pytest.raises(ValueError, match=r"^output_dir: cannot write the checkpoint of epoch 4 .*epoch 3, is intact"):
+        trainer.save(tmp_path)
+    monkeypatch.undo()
+
+    def no_space(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.os, "replace", no_space)
+    with pytest.raises(ValueError, match=r"^output_dir: .*OSError: No space left on device.*epoch 3, is intact"):
+        trainer.save(tmp_path)
+    monkeypatch.undo()
+    names = {p.name for p in tmp_path.rglob("*")}
+    assert not any(n.startswith("ckpt-4") or ".tmp-" in n for n in names), names  # half-written: removed
+    assert QuantumGANTrainer(*tiny(), n_critic=1).restore(tmp_path) == 3
+
+
+def test_cli_23(tmp_path, capsys, monkeypatch):
+    good = tmp_path / "good.toml"
+    good.write_text(TOML)
+    bad_loss = tmp_path / "loss.toml"
+    bad_loss.write_text(TOML.replace('loss_type = "wasserstein"', 'loss_type = "hinge"'))
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"# caf\xe9\n" + TOML.encode())
+    done = tmp_path / "done"  # 4 epochs trained and evaluated; its config.json then replaced by []
+    trainer, _, validation, _ = build(load_config(good))
+    trainer.epoch.assign(4)
+    trainer.save(done)
+    trainer.evaluate(validation, n_samples=8, output_dir=done)
+    (done / "config.json").write_text("[]")
+    monkeypatch.chdir(tmp_path)
+    cases = [
+        (["--config", str(good), "--seed", str(2**64)], r"error: argument --seed: must be an int in \[0, "),
+        (["--config", str(tmp_path)], r"error: --config: .* is a folder"),
+        (["--config", str(latin)], r"error: --config: .* is not UTF-8"),
+        (["--config", str(good), "--output-dir", ""], r"error: --output-dir: must name a folder, got ''"),
+        (["--config", str(bad_loss), "--output-dir", "x"], r"error: \[training\] loss_type: must be one of"),
+        (
+            ["--config", str(good), "--output-dir", str(done), "--resume", "--epochs", "4"],
+            r"error: --epochs: .*already done 4 epochs",  # not an AttributeError from the [] config.json
+        ),
+    ]
+    for argv, pattern in cases:
+        code, err = _cli(capsys, *argv)
+        assert code == 2 and re.search(pattern, err) and "Traceback" not in err, (argv, code, err)
+        assert "error: --loss-type" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done", "good.toml", "latin.toml", "loss.toml"]
+
+
+def test_cli_resume_finishes_a_missing_evaluation(tmp_path, capsys):
+    """Killed during the final evaluation (after the last checkpoint): --resume with the same
+    --epochs evaluates instead of saying the run is done."""
+    good = tmp_path / "good.toml"
+    good.write_text(TOML)
+    trainer = build(load_config(good))[0]
+    trainer.epoch.assign(4)
+    trainer.save(tmp_path / "run")
+    (tmp_path / "run" / "history.json").unlink()  # a kill between the state file and the history
+    code = main(["train", "--no-progress", "--config", str(good), "--output-dir", str(tmp_path / "run"), "--resume"])
+    out = capsys.readouterr().out
+    assert code == 0 and "finished at epoch 4; its final evaluation is missing: evaluating now" in out, out
+    assert checkpoints.evaluation_done(tmp_path / "run", 4) and (tmp_path / "run" / "history.json").exists()
+    (tmp_path / "run" / "report.txt").write_text("edited")  # a damaged evaluation file is not 'done'
+    assert not checkpoints.evaluation_done(tmp_path / "run", 4)

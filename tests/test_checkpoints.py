@@ -4,8 +4,10 @@ The full loop (30 SIGKILLs) is ``benchmarks/kill_resume.py``; here it runs with 
 """
 
 import importlib.util
+import json
 import logging
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +54,22 @@ def _flip(path):
     path.write_bytes(bytes(data))
 
 
+def _edit_history(path):
+    """A hand edit: one digit of the state's history changed, the JSON still valid."""
+    state = json.loads(path.read_text())
+    state["history"]["g_loss"][0] += 1
+    path.write_text(json.dumps(state))
+
+
+def _edit_random_state(path):
+    state = json.loads(path.read_text())
+    state["data_rng"]["state"]["state"] += 1
+    path.write_text(json.dumps(state))
+
+
 DAMAGE = [
+    ("state-3.json", _edit_history),
+    ("state-3.json", _edit_random_state),
     ("ckpt-3.data-00000-of-00001", _truncate),
     ("ckpt-3.data-00000-of-00001", _flip),
     ("ckpt-3.index", _zero),
@@ -73,11 +90,27 @@ def test_damaged_newest_checkpoint_falls_back_with_a_warning(tmp_path, caplog, n
     with caplog.at_level(logging.WARNING):
         assert trainer.restore(tmp_path, make_data_generator("bimodal", 4)) == 2
     assert f"epoch 3: {name}" in caplog.text and "Restored the newest intact one, epoch 2" in caplog.text
+    if damage in (_edit_history, _edit_random_state):
+        assert f"{name} (content does not match its own digest: hand-edited or damaged)" in caplog.text
     assert "config.json is damaged" in caplog.text
     restored = trainer.generator.get_weights()
     assert all(np.array_equal(restored[k], weights[2][k]) for k in restored)
     assert trainer.g_gradient_manager.total_steps == 20  # the gradient managers' counters come back
     assert trainer.metrics_history["g_loss"] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("config", ["[]", "one bit"], ids=["wrong-shape", "one-bit"])
+def test_a_changed_config_json_is_named_not_blamed_on_the_architecture(tmp_path, caplog, config):
+    saved_run(tmp_path)
+    path = tmp_path / "config.json"
+    if config == "one bit":  # still valid JSON, one digit of the architecture changed
+        path.write_text(path.read_text().replace('"cutoff_dim": 3', '"cutoff_dim": 2', 1))
+    else:
+        path.write_text(config)
+    with caplog.at_level(logging.WARNING):
+        assert tiny_trainer().restore(tmp_path) == 3  # every checkpoint is intact: it resumes
+    expected = "differs from the architecture stored in state-3.json" if config == "one bit" else "not an architecture"
+    assert "config.json" in caplog.text and expected in caplog.text, caplog.text
 
 
 def test_no_intact_checkpoint_is_an_error(tmp_path):
@@ -124,7 +157,7 @@ def test_ctrl_c_saves_the_last_finished_epoch(tmp_path, caplog):
     trainer = tiny_trainer(callbacks=[Record()])
     with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
         trainer.train(data, 5, 2, 1, save_interval=10, output_dir=tmp_path, progress=False)
-    assert "Interrupted: saved epoch 2" in caplog.text and "continue with resume=True" in caplog.text
+    assert "Interrupted; saved epoch 2" in caplog.text and "continue with resume=True" in caplog.text
     assert trainer.latest_checkpoint_epoch(tmp_path) == 2  # no regular save was due (save_interval=10)
     resumed = tiny_trainer()
     assert resumed.restore(tmp_path) == 2
@@ -132,13 +165,77 @@ def test_ctrl_c_saves_the_last_finished_epoch(tmp_path, caplog):
     assert len(resumed.metrics_history["g_loss"]) == 2
 
 
+def test_every_interruption_saves_what_finished_and_says_so(tmp_path, caplog):
+    """An exception from the data generator or a callback after finished epochs saves them, as
+    Ctrl-C does; a second Ctrl-C during that save waits for it; a Ctrl-C before the first epoch
+    finished says nothing was saved. New learning rates on resume are applied, and said."""
+    source = make_data_generator("bimodal", 4, seed=0)
+    calls = {"n": 0, "fail_at": 1 + 2 * 2 + 1}  # the check batch, two epochs of two steps, then epoch 3
+
+    def data():
+        calls["n"] += 1
+        if calls["n"] == calls["fail_at"]:
+            raise RuntimeError("the data source went away")
+        return source()
+
+    data.rng = source.rng
+
+    class Failing(QuantumGANCallback):
+        def on_epoch_end(self, epoch, trainer, logs=None):
+            if epoch == 4:
+                raise ValueError("a bug in user code")
+
+    trainer = tiny_trainer()
+    with caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="went away"):
+        trainer.train(data, 5, 2, 1, save_interval=10, output_dir=tmp_path, progress=False)
+    assert "Stopped by RuntimeError: the data source went away; saved epoch 2" in caplog.text
+    assert checkpoints.latest_epoch(tmp_path) == 2 and int(trainer.epoch.numpy()) == 2
+    assert len(trainer.metrics_history["g_loss"]) == 2  # the trainer is back at the end of epoch 2
+
+    trainer.callbacks.append(Failing())
+    real_save = trainer.save
+
+    def save_with_a_second_ctrl_c(*args):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives during the emergency save: held back
+        return real_save(*args)
+
+    trainer.save = save_with_a_second_ctrl_c
+    calls["fail_at"] = -1
+    trainer.base_learning_rates["g"] = 2e-3  # as a new learning_rate_g on resume
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.raises(ValueError, match="a bug in user code"):
+        trainer.train(data, 5, 2, 1, save_interval=10, output_dir=tmp_path, resume=True, progress=False)
+    assert "learning_rate_g 0.001 -> 0.002 (applied)" in caplog.text
+    assert float(trainer.g_optimizer.learning_rate.numpy()) == pytest.approx(2e-3)
+    assert "Stopped by ValueError: a bug in user code; saved epoch 3" in caplog.text  # epoch 4 never finished
+    assert "A second interrupt arrived during the save" in caplog.text
+    assert checkpoints.latest_epoch(tmp_path) == 3
+
+    fresh, before = tiny_trainer(), {"n": 0}
+
+    def interrupted():
+        before["n"] += 1
+        if before["n"] == 2:  # the first step of epoch 1
+            raise KeyboardInterrupt
+        return source()
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
+        fresh.train(interrupted, 5, 2, 1, output_dir=tmp_path / "new", progress=False)
+    assert "Interrupted before the first epoch finished: nothing was saved" in caplog.text
+    assert checkpoints.latest_epoch(tmp_path / "new") is None
+
+
 def test_kill_loop_resumes_to_the_uninterrupted_result(tmp_path):
     spec = importlib.util.spec_from_file_location("kill_resume", ROOT / "benchmarks" / "kill_resume.py")
     kill_resume = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kill_resume)
-    # CI's fast version (one SIGKILL, one SIGINT); `python benchmarks/kill_resume.py` runs 30
-    summary = kill_resume.run(kills=2, epochs=12, seed=1, folder=tmp_path, sigint_every=2)
-    assert summary["kills"] == 2 and summary["sigints"] >= 1, summary
+    # CI's fast version: a double Ctrl-C, a SIGKILL, an exception from user code, and a kill
+    # during the final evaluation; `python benchmarks/kill_resume.py` runs 30 kills and every kind
+    soft = ("exception", "double_sigint")
+    summary = kill_resume.run(kills=1, epochs=12, seed=1, folder=tmp_path, soft_every=2, soft=soft)
+    assert summary["kills"] >= 1 and summary["double_sigint"] == 1 and summary["exception"] == 1, summary
+    assert summary["final_kills"] == 1, summary
     assert summary["differences"] == [], summary
 
 
