@@ -57,6 +57,9 @@ class BadValue(ValueError):
         self.argument, self.detail = spell(argument), detail
         super().__init__(f"{self.argument}: {detail}")
 
+    def __reduce__(self):  # copied and pickled whole (Ray sends a failed trial's error between processes)
+        return type(self), (self.argument, self.detail)
+
 
 class BadType(TypeError):
     """A ``TypeError`` that knows which argument was wrong (``argument``) and why (``detail``)."""
@@ -64,6 +67,9 @@ class BadType(TypeError):
     def __init__(self, argument: str, detail: str):
         self.argument, self.detail = spell(argument), detail
         super().__init__(f"{self.argument}: {detail}")
+
+    def __reduce__(self):  # copied and pickled whole (Ray sends a failed trial's error between processes)
+        return type(self), (self.argument, self.detail)
 
 
 def check_int(name: str, value: Any, minimum: int = 1) -> int:

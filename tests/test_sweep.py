@@ -204,8 +204,15 @@ def test_killed_sweep_resumes_on_a_ray_head_joined_by_address(tmp_path):
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(30)
+    # a trial runs in a Ray worker outside the killed process group: it may finish an epoch more
+    # before it notices its driver is gone; the run to resume is what is on disk once that stops
+    killed_at, deadline = _checkpoint_epochs(long())[-1], time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(3)
+        if _checkpoint_epochs(long())[-1] == killed_at:
+            break
+        killed_at = _checkpoint_epochs(long())[-1]
     short_files = {p: p.stat().st_mtime_ns for p in short().rglob("*") if p.is_file() and p.name != "trial.json"}
-    killed_at = _checkpoint_epochs(long())[-1]
     assert 2 <= killed_at < LONG and not (long() / "evaluation.json").exists()
 
     port = _free_port()
