@@ -51,6 +51,15 @@ NOTEBOOKS = BROWSER_TESTS.parents[1] / "notebooks"
 CHROMIUM = os.environ.get("QGAN_LAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def critic_loss_and_gradient(model, x) -> tuple[float, np.ndarray]:
+    """``sum(sin(D(x)))`` and its gradient over every trainable variable, flattened: what the engine
+    agreement tests compare between the compiled engine and Strawberry Fields."""
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.sin(model.discriminate(x)))
+    grads = tape.gradient(loss, model.trainable_variables)
+    return float(loss), np.concatenate([g.numpy().ravel() for g in grads])
+
+
 def browser_missing() -> str | None:
     """Why the browser test cannot run here, or None where it can."""
     if importlib.util.find_spec("playwright") is None:
