@@ -111,6 +111,12 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _setting(name: str) -> str:
+    """``name`` spelled for a "changed settings" list: ``seed=`` (Python) or ``--seed `` (CLI)."""
+    spelled = spell(name)
+    return spelled if spelled.endswith("=") else spelled + " "
+
+
 def _ckpt_files(folder: Path, epoch: int) -> list[Path]:
     return sorted(p for p in folder.glob(f"ckpt-{epoch}.*") if p.suffix == ".index" or ".data-" in p.name)
 
@@ -374,12 +380,12 @@ def _apply_state(trainer: Any, state: dict[str, Any], data_generator: Any) -> No
     for side, optimizer in (("g", trainer.g_optimizer), ("d", trainer.d_optimizer)):
         saved_rate = (run.get("learning_rates") or {}).get(side)
         if mine is not None and saved_rate is not None and saved_rate != mine[side]:
-            changes.append(f"{spell('learning_rate_' + side)} {saved_rate} -> {mine[side]} (applied)")
+            changes.append(f"{_setting('learning_rate_' + side)}{saved_rate} -> {mine[side]} (applied)")
             optimizer.learning_rate = mine[side]
     if run.get("seed") is not None and run["seed"] != trainer.seed:
-        changes.append(f"{spell('seed')} {run['seed']} -> {trainer.seed}")
+        changes.append(f"{_setting('seed')}{run['seed']} -> {trainer.seed}")
     if run.get("batch_size") is not None and batch_size is not None and run["batch_size"] != batch_size:
-        changes.append(f"{spell('batch_size')} {run['batch_size']} -> {batch_size}")
+        changes.append(f"{_setting('batch_size')}{run['batch_size']} -> {batch_size}")
     if changes:
         logger.warning(
             "Resuming with changed settings (%s): the run will differ from an uninterrupted one.", ", ".join(changes)

@@ -3,7 +3,7 @@
 Every check raises before any work is done, with a :class:`BadValue` (a ``ValueError``) or
 :class:`BadType` (a ``TypeError``) whose ``argument`` names what was wrong. Inside
 :func:`cli_spelling` (the headless command) names are spelled as on the command line
-(``--resume``, ``--output-dir``), elsewhere as in Python (``resume=True``, ``output_dir``).
+(``--resume``, ``--output-dir``), elsewhere as Python keywords (``resume=True``, ``output_dir=``).
 Taught in ``07_evaluation_and_troubleshooting``.
 """
 
@@ -46,8 +46,12 @@ def cli_spelling() -> Iterator[None]:
 
 
 def spell(name: str) -> str:
-    """``name`` as the user wrote it: the CLI flag inside :func:`cli_spelling`, else as is."""
-    return CLI_NAMES.get(name, name) if _cli else name
+    """``name`` as the user wrote it: the CLI flag inside :func:`cli_spelling` (``--seed``), a
+    Python keyword argument elsewhere (``lr_decay=``); other spellings (``[training] lr_decay``,
+    ``weights['x']``) as they are."""
+    if _cli:
+        return CLI_NAMES.get(name, name)
+    return f"{name}=" if name.isidentifier() else name
 
 
 class BadValue(ValueError):
@@ -118,31 +122,38 @@ def _numbers(value: Any) -> bool:
     )
 
 
-def check_loss(loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type") -> Any:
+def check_loss(
+    loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type", table: str = "loss_kwargs", key_format: str = ""
+) -> Any:
     """Build the loss by calling :func:`~qgan_lab.losses.make_loss`. ``loss_type`` must be one of
     its names (named as ``spelled`` in the error); each keyword must be one of the loss class's
-    (else a ``BadType`` naming ``loss_kwargs``) and hold a finite number or a list of them (else
-    a ``BadValue`` naming ``loss_kwargs['key']``)."""
+    (else a ``BadType`` naming ``table``) and hold a finite number or a list of them, in the range
+    the loss class accepts (else a ``BadValue`` naming the keyword: ``key_format`` with ``{key}``,
+    by default ``loss_kwargs['key']``; a TOML config passes ``[loss] {key}``)."""
     import inspect
 
     from .losses import LOSS_TYPES, loss_class, make_loss
+
+    def keyword(key: str) -> str:
+        return key_format.format(key=key) if key_format else f"{table}[{key!r}]"
 
     if not isinstance(loss_type, str):
         raise BadType(spelled, f"must be a str, got {loss_type!r}")
     if loss_type not in LOSS_TYPES:
         raise BadValue(spelled, f"must be one of {LOSS_TYPES}, got {loss_type!r}")
     if loss_kwargs is not None and not isinstance(loss_kwargs, dict):
-        raise BadType("loss_kwargs", f"must be a dict, got {type(loss_kwargs).__name__}")
+        raise BadType(table, f"must be a dict, got {type(loss_kwargs).__name__}")
     accepted = [p for p in inspect.signature(loss_class(loss_type).__init__).parameters if p != "self"]
     for key, value in (loss_kwargs or {}).items():
         if key not in accepted:
-            raise BadType("loss_kwargs", f"{key!r} is not a keyword of the {loss_type!r} loss; it takes {accepted}")
+            raise BadType(table, f"{key!r} is not a keyword of the {loss_type!r} loss; it takes {accepted}")
         if not _numbers(value) and not (value is None and key == "scale"):
-            raise BadValue(f"loss_kwargs[{key!r}]", f"must be a finite number (or a list of them), got {value!r}")
+            raise BadValue(keyword(key), f"must be a finite number (or a list of them), got {value!r}")
     try:
         return make_loss(loss_type, **(loss_kwargs or {}))
-    except (TypeError, ValueError) as exc:  # a range the loss class checks itself
-        raise BadValue("loss_kwargs", str(exc)) from exc
+    except (TypeError, ValueError) as exc:  # a range the loss class checks itself ("lambda_gp must be >= 0")
+        named = [key for key in (loss_kwargs or {}) if str(exc).startswith(f"{key} ")]
+        raise BadValue(keyword(named[0]) if named else table, str(exc)) from exc
 
 
 def check_callback(callback: Any) -> None:
@@ -317,3 +328,8 @@ def check_config_values(cfg: dict[str, Any]) -> None:
                 for v in items
             ):
                 raise BadValue(f"{table} {key}", f"must be a finite number (or a list of them), got {value!r}")
+    # ranges the loss class checks itself, named as in the file: [loss] lambda_gp, [loss.mmd] scale
+    for table, values in tables.items():
+        kind = table[len("[loss.") : -1] if table != "[loss]" else "wasserstein"
+        if kind in LOSS_TYPES and values:
+            check_loss(kind, values, "[training] loss_type", table, f"{table} {{key}}")

@@ -29,24 +29,24 @@ def tiny(cutoff=4):
 
 
 TRAINER_CASES = [
-    ({"loss_type": "hinge"}, ValueError, r"^loss_type: .*'hinge'"),
-    ({"loss_type": 3}, TypeError, r"^loss_type:"),
-    ({"n_critic": 0}, ValueError, r"^n_critic:"),
-    ({"n_critic": 2.5}, TypeError, r"^n_critic:"),
-    ({"n_critic": True}, TypeError, r"^n_critic:"),
-    ({"learning_rate_g": "0.001"}, TypeError, r"^learning_rate_g:"),
-    ({"learning_rate_d": -1.0}, ValueError, r"^learning_rate_d:"),
-    ({"learning_rate_g": float("nan")}, ValueError, r"^learning_rate_g:"),
-    ({"beta_1": 1.5}, ValueError, r"^beta_1:"),
-    ({"seed": "x"}, TypeError, r"^seed:"),
-    ({"seed": -1}, ValueError, r"^seed:"),
+    ({"loss_type": "hinge"}, ValueError, r"^loss_type=: .*'hinge'"),
+    ({"loss_type": 3}, TypeError, r"^loss_type=:"),
+    ({"n_critic": 0}, ValueError, r"^n_critic=:"),
+    ({"n_critic": 2.5}, TypeError, r"^n_critic=:"),
+    ({"n_critic": True}, TypeError, r"^n_critic=:"),
+    ({"learning_rate_g": "0.001"}, TypeError, r"^learning_rate_g=:"),
+    ({"learning_rate_d": -1.0}, ValueError, r"^learning_rate_d=:"),
+    ({"learning_rate_g": float("nan")}, ValueError, r"^learning_rate_g=:"),
+    ({"beta_1": 1.5}, ValueError, r"^beta_1=:"),
+    ({"seed": "x"}, TypeError, r"^seed=:"),
+    ({"seed": -1}, ValueError, r"^seed=:"),
     ({"loss_kwargs": {"lambda_gp": "10"}}, ValueError, r"lambda_gp"),
     ({"loss_kwargs": {"lambda_gp": float("inf")}}, ValueError, r"lambda_gp"),
-    ({"loss_kwargs": {"lambda_gp": -1.0}}, ValueError, r"lambda_gp"),
-    ({"loss_kwargs": {"lambda_gpp": 1.0}}, TypeError, r"^loss_kwargs:.*lambda_gpp"),
-    ({"max_gradient_norm": 0}, ValueError, r"^max_gradient_norm:"),
-    ({"trace_threshold": 2.0}, ValueError, r"^trace_threshold:"),
-    ({"callbacks": [object()]}, TypeError, r"^callbacks:"),
+    ({"loss_kwargs": {"lambda_gp": -1.0}}, ValueError, r"^loss_kwargs\['lambda_gp'\]: lambda_gp must be >= 0"),
+    ({"loss_kwargs": {"lambda_gpp": 1.0}}, TypeError, r"^loss_kwargs=:.*lambda_gpp"),
+    ({"max_gradient_norm": 0}, ValueError, r"^max_gradient_norm=:"),
+    ({"trace_threshold": 2.0}, ValueError, r"^trace_threshold=:"),
+    ({"callbacks": [object()]}, TypeError, r"^callbacks=:"),
 ]
 
 
@@ -65,9 +65,9 @@ def test_trainer_arguments(kwargs, error, pattern):
 
 def test_trainer_models_and_numpy_ints():
     g, d = tiny()
-    with pytest.raises(TypeError, match=r"^generator:"):
+    with pytest.raises(TypeError, match=r"^generator=:"):
         QuantumGANTrainer("not a model", d)
-    with pytest.raises(ValueError, match=r"^discriminator: generator.output_dim=1"):
+    with pytest.raises(ValueError, match=r"^discriminator=: generator.output_dim=1"):
         QuantumGANTrainer(PureQuantumGenerator(2, 1, 2, 1, 4), d)
     trainer = QuantumGANTrainer(g, d, n_critic=np.int64(2), seed=np.int64(3))  # the guide's numpy ints pass
     assert trainer.n_critic == 2 and trainer.seed == 3
@@ -105,23 +105,23 @@ def _blocked(tmp_path):
 
 
 TRAIN_CASES = [
-    ({"epochs": 2.9}, TypeError, r"^epochs:"),
-    ({"epochs": True}, TypeError, r"^epochs:"),
-    ({"epochs": 0}, ValueError, r"^epochs:"),
-    ({"steps_per_epoch": -1}, ValueError, r"^steps_per_epoch:"),
-    ({"save_interval": 0}, ValueError, r"^save_interval:"),
-    ({"plot_interval": 0}, ValueError, r"^plot_interval:"),
-    ({"plot_interval": -2}, ValueError, r"^plot_interval:"),
-    ({"latent_dim": 3}, ValueError, r"^latent_dim:"),
-    ({"latent_dim": "2"}, TypeError, r"^latent_dim:"),
-    ({"data_generator": np.zeros((8, 2))}, TypeError, r"^data_generator:"),
+    ({"epochs": 2.9}, TypeError, r"^epochs=:"),
+    ({"epochs": True}, TypeError, r"^epochs=:"),
+    ({"epochs": 0}, ValueError, r"^epochs=:"),
+    ({"steps_per_epoch": -1}, ValueError, r"^steps_per_epoch=:"),
+    ({"save_interval": 0}, ValueError, r"^save_interval=:"),
+    ({"plot_interval": 0}, ValueError, r"^plot_interval=:"),
+    ({"plot_interval": -2}, ValueError, r"^plot_interval=:"),
+    ({"latent_dim": 3}, ValueError, r"^latent_dim=:"),
+    ({"latent_dim": "2"}, TypeError, r"^latent_dim=:"),
+    ({"data_generator": np.zeros((8, 2))}, TypeError, r"^data_generator=:"),
     ({"data_generator": lambda: np.zeros((8, 3))}, ValueError, r"data_generator returns 3 features"),
-    ({"validation_data": np.zeros((10, 3))}, ValueError, r"^validation_data: .*3 features"),
+    ({"validation_data": np.zeros((10, 3))}, ValueError, r"^validation_data=: .*3 features"),
     ({"resume": True}, ValueError, r"^resume=True: needs the output_dir"),
-    ({"resume": "yes"}, TypeError, r"^resume:"),
-    ({"output_dir": "FILE"}, ValueError, r"^output_dir: .* is a file"),
-    ({"output_dir": "FILE/sub"}, ValueError, r"^output_dir: .* is a file"),
-    ({"output_dir": "LOCKED"}, ValueError, r"^output_dir: cannot write"),
+    ({"resume": "yes"}, TypeError, r"^resume=:"),
+    ({"output_dir": "FILE"}, ValueError, r"^output_dir=: .* is a file"),
+    ({"output_dir": "FILE/sub"}, ValueError, r"^output_dir=: .* is a file"),
+    ({"output_dir": "LOCKED"}, ValueError, r"^output_dir=: cannot write"),
     ({"output_dir": "EMPTY", "resume": True}, ValueError, r"^resume=True: .* holds no checkpoint"),
 ]
 
@@ -143,19 +143,19 @@ def test_train_arguments_fail_before_any_step(trainer, tmp_path, kwargs, error, 
 
 def test_step_inputs(trainer):
     real, z = np.zeros((8, 2), np.float32), np.zeros((4, 2), np.float32)
-    with pytest.raises(ValueError, match=r"^z_batch: must have as many rows as the real batch \(8\), got 4"):
+    with pytest.raises(ValueError, match=r"^z_batch=: must have as many rows as the real batch \(8\), got 4"):
         trainer.train_discriminator_step(real, z)  # the gradient penalty's batch mismatch
-    with pytest.raises(ValueError, match=r"^alpha: must have shape \[8, 1\]"):
+    with pytest.raises(ValueError, match=r"^alpha=: must have shape \[8, 1\]"):
         trainer.train_discriminator_step(real, np.zeros((8, 2)), alpha=np.zeros((4, 1)))
     with pytest.raises(ValueError, match=r"z_batch must have shape \[batch, 2\]"):
         trainer.train_generator_step(np.zeros((4, 3)))
-    with pytest.raises(ValueError, match=r"^z: must have as many rows"):
+    with pytest.raises(ValueError, match=r"^z=: must have as many rows"):
         trainer.sample(3, np.zeros((4, 2)))
-    with pytest.raises(ValueError, match=r"validation_data: .*3 features"):
+    with pytest.raises(ValueError, match=r"validation_data=: .*3 features"):
         trainer.evaluate(np.zeros((10, 3)))
 
     # train() checked the first batch; a later one of another width is named, not a traceback
-    with pytest.raises(ValueError, match=r"^data_generator: epoch 1: returned a batch of shape \(8, 3\)"):
+    with pytest.raises(ValueError, match=r"^data_generator=: epoch 1: returned a batch of shape \(8, 3\)"):
         trainer.train_epoch(lambda: np.zeros((8, 3)), 2, 2, 1)
 
 
@@ -170,18 +170,18 @@ def fake_run(folder, epoch=3, seed=0, cutoff=4, batch_size=8):
 def test_resume_mistakes(tmp_path, caplog):
     fake_run(tmp_path)
     args = {"data_generator": _data(), "steps_per_epoch": 1, "latent_dim": 2, "progress": False}
-    with pytest.raises(ValueError, match=r"^epochs: .*already done 3 epochs.*more than 3 .*got 3"):
+    with pytest.raises(ValueError, match=r"^epochs=: .*already done 3 epochs.*more than 3 .*got 3"):
         QuantumGANTrainer(*tiny(), n_critic=1).train(epochs=3, output_dir=tmp_path, resume=True, **args)
-    with pytest.raises(ValueError, match=r"^output_dir: .* already holds a run; pass resume=True"):
+    with pytest.raises(ValueError, match=r"^output_dir=: .* already holds a run; pass resume=True"):
         QuantumGANTrainer(*tiny(), n_critic=1).train(epochs=5, output_dir=tmp_path, **args)
     # a changed seed or batch size is allowed, with a warning naming it
     changed = QuantumGANTrainer(*tiny(), n_critic=1, seed=5)
     with caplog.at_level(logging.WARNING):
         assert changed.restore(tmp_path, make_data_generator("bimodal", 16)) == 3
-    assert "changed settings (seed 0 -> 5, batch_size 8 -> 16)" in caplog.text
+    assert "changed settings (seed=0 -> 5, batch_size=8 -> 16)" in caplog.text
     # config.json deleted: the architecture stored with each checkpoint still guards it
     (tmp_path / "config.json").unlink()
-    with pytest.raises(ValueError, match=r"^output_dir: .*another architecture"):
+    with pytest.raises(ValueError, match=r"^output_dir=: .*another architecture"):
         QuantumGANTrainer(*tiny(cutoff=5), n_critic=1).restore(tmp_path)
 
 
@@ -197,6 +197,8 @@ CONFIG_CASES = [
     ("n_critic = 2", "n_critic = 2\nlearning_rate_g = '0.001'", TypeError, r"^\[training\] learning_rate_g:"),
     ("lambda_gp = 10.0", "lambda_gp = inf", ValueError, r"^\[loss\] lambda_gp:"),
     ("lambda_gp = 10.0", "lambda_gp = '10'", ValueError, r"^\[loss\] lambda_gp:"),
+    ("lambda_gp = 10.0", "lambda_gp = -1.0", ValueError, r"^\[loss\] lambda_gp: lambda_gp must be >= 0"),
+    ("lambda_gp = 10.0", "lambda_gpp = 1.0", TypeError, r"^\[loss\]: 'lambda_gpp' is not a keyword"),
 ]
 TOML = TINY_TOML.format(cutoff=4, steps=1) + "[loss]\nlambda_gp = 10.0\n"
 
@@ -288,17 +290,17 @@ def test_cli_exit_code_in_a_real_process(tmp_path):
 # by the models, the trainer, the TOML and the CLI, each naming it as it was spelled there.
 
 MODEL_CASES = [
-    ({"encoding_scale": "0.5"}, TypeError, r"^encoding_scale:"),
-    ({"encoding_scale": float("nan")}, ValueError, r"^encoding_scale:"),
-    ({"output_scale": "1"}, TypeError, r"^output_scale:"),
-    ({"output_scale": 0.0}, ValueError, r"^output_scale: .*non-zero"),
-    ({"passive_std": "0.1"}, TypeError, r"^passive_std:"),
-    ({"active_std": -0.1}, ValueError, r"^active_std:"),
-    ({"active_std": float("inf")}, ValueError, r"^active_std:"),
-    ({"seed": "3"}, TypeError, r"^seed:"),
-    ({"seed": -1}, ValueError, r"^seed:"),
-    ({"seed": 1.5}, TypeError, r"^seed:"),
-    ({"seed": 2**64}, ValueError, r"^seed: must be an int in \[0, "),
+    ({"encoding_scale": "0.5"}, TypeError, r"^encoding_scale=:"),
+    ({"encoding_scale": float("nan")}, ValueError, r"^encoding_scale=:"),
+    ({"output_scale": "1"}, TypeError, r"^output_scale=:"),
+    ({"output_scale": 0.0}, ValueError, r"^output_scale=: .*non-zero"),
+    ({"passive_std": "0.1"}, TypeError, r"^passive_std=:"),
+    ({"active_std": -0.1}, ValueError, r"^active_std=:"),
+    ({"active_std": float("inf")}, ValueError, r"^active_std=:"),
+    ({"seed": "3"}, TypeError, r"^seed=:"),
+    ({"seed": -1}, ValueError, r"^seed=:"),
+    ({"seed": 1.5}, TypeError, r"^seed=:"),
+    ({"seed": 2**64}, ValueError, r"^seed=: must be an int in \[0, "),
 ]
 
 
@@ -315,19 +317,19 @@ class TwoArgumentCallback:
 
 
 TRAINER_CASES_23 = [
-    ({"seed": 2**64}, ValueError, r"^seed: must be an int in \[0, 9223372036854775807\]"),
-    ({"seed": 1.0}, TypeError, r"^seed:"),
-    ({"lr_decay": True}, TypeError, r"^lr_decay:"),
-    ({"lr_decay": "0.1"}, TypeError, r"^lr_decay:"),
-    ({"lr_decay": 0.0}, ValueError, r"^lr_decay:"),
-    ({"lambda_cutoff": "x"}, TypeError, r"^lambda_cutoff:"),
-    ({"ema_decay": 1.0}, ValueError, r"^ema_decay:"),
+    ({"seed": 2**64}, ValueError, r"^seed=: must be an int in \[0, 9223372036854775807\]"),
+    ({"seed": 1.0}, TypeError, r"^seed=:"),
+    ({"lr_decay": True}, TypeError, r"^lr_decay=:"),
+    ({"lr_decay": "0.1"}, TypeError, r"^lr_decay=:"),
+    ({"lr_decay": 0.0}, ValueError, r"^lr_decay=:"),
+    ({"lambda_cutoff": "x"}, TypeError, r"^lambda_cutoff=:"),
+    ({"ema_decay": 1.0}, ValueError, r"^ema_decay=:"),
     # a known keyword of the wrong type is not reported as an unknown one
     ({"loss_kwargs": {"lambda_gp": [1.0, "a"]}}, ValueError, r"^loss_kwargs\['lambda_gp'\]: must be a finite number"),
     ({"loss_kwargs": {"lambda_gp": None}}, ValueError, r"^loss_kwargs\['lambda_gp'\]:"),
     ({"loss_kwargs": {"lambda_gp": {"a": 1}}}, ValueError, r"^loss_kwargs\['lambda_gp'\]:"),
-    ({"loss_kwargs": {"bandwidth": 1.0}}, TypeError, r"^loss_kwargs: 'bandwidth' is not a keyword of the"),
-    ({"callbacks": [TwoArgumentCallback()]}, TypeError, r"^callbacks: TwoArgumentCallback.on_epoch_end must accept"),
+    ({"loss_kwargs": {"bandwidth": 1.0}}, TypeError, r"^loss_kwargs=: 'bandwidth' is not a keyword of the"),
+    ({"callbacks": [TwoArgumentCallback()]}, TypeError, r"^callbacks=: TwoArgumentCallback.on_epoch_end must accept"),
 ]
 
 
@@ -342,12 +344,12 @@ def _ragged():
 
 
 TRAIN_CASES_23 = [
-    ({"data_generator": _ragged}, ValueError, r"^data_generator: returns rows of different lengths"),
-    ({"data_generator": lambda: np.array([["a", "b"]] * 8)}, TypeError, r"^data_generator: returns <U1 values"),
-    ({"data_generator": lambda: [[None, 1.0]] * 8}, TypeError, r"^data_generator: returns object values"),
-    ({"validation_data": _ragged()}, ValueError, r"^validation_data: holds rows of different lengths"),
-    ({"validation_data": [["1", "2"]] * 4}, TypeError, r"^validation_data: holds <U1 values"),
-    ({"validation_data": np.array([[{}, 1.0]] * 4)}, TypeError, r"^validation_data: holds object values"),
+    ({"data_generator": _ragged}, ValueError, r"^data_generator=: returns rows of different lengths"),
+    ({"data_generator": lambda: np.array([["a", "b"]] * 8)}, TypeError, r"^data_generator=: returns <U1 values"),
+    ({"data_generator": lambda: [[None, 1.0]] * 8}, TypeError, r"^data_generator=: returns object values"),
+    ({"validation_data": _ragged()}, ValueError, r"^validation_data=: holds rows of different lengths"),
+    ({"validation_data": [["1", "2"]] * 4}, TypeError, r"^validation_data=: holds <U1 values"),
+    ({"validation_data": np.array([[{}, 1.0]] * 4)}, TypeError, r"^validation_data=: holds object values"),
 ]
 
 
@@ -363,7 +365,7 @@ def test_train_data_23(trainer, kwargs, error, pattern):
 def test_a_second_train_call_that_would_train_nothing_is_refused():
     trainer = QuantumGANTrainer(*tiny(), n_critic=1)
     trainer.epoch.assign(2)  # as after train(..., epochs=2)
-    with pytest.raises(ValueError, match=r"^epochs: this trainer has already done 2 epochs.*more than 2 .*got 2"):
+    with pytest.raises(ValueError, match=r"^epochs=: this trainer has already done 2 epochs.*more than 2 .*got 2"):
         trainer.train(_data(), 2, 1, 2, progress=False)
 
 
@@ -400,11 +402,11 @@ def test_cutoffs_the_engine_holds_never_crash_the_bounds():
 
 
 def test_config_files_and_targets(tmp_path):
-    with pytest.raises(ValueError, match=r"^config: .* is a folder"):
+    with pytest.raises(ValueError, match=r"^config=: .* is a folder"):
         load_config(tmp_path)
     latin = tmp_path / "latin.toml"
     latin.write_bytes(TOML.encode() + "# caf\xe9\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=r"^config: config file .* is not UTF-8 text"):
+    with pytest.raises(ValueError, match=r"^config=: config file .* is not UTF-8 text"):
         load_config(latin)
     narrow = tmp_path / "narrow.toml"
     narrow.write_text(TOML.replace('target = "bimodal"', 'target = "skewed_1d"'))
@@ -426,7 +428,7 @@ def test_full_disk_names_the_folder_and_keeps_the_older_checkpoints(tmp_path, mo
         raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
 
     monkeypatch.setattr(trainer.checkpoint, "write", full)
-    with pytest.raises(ValueError, match=r"^output_dir: cannot write the checkpoint of epoch 4 .*epoch 3, is intact"):
+    with pytest.raises(ValueError, match=r"^output_dir=: cannot write the checkpoint of epoch 4 .*epoch 3, is intact"):
         trainer.save(tmp_path)
     monkeypatch.undo()
 
@@ -434,7 +436,7 @@ def test_full_disk_names_the_folder_and_keeps_the_older_checkpoints(tmp_path, mo
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoints.os, "replace", no_space)
-    with pytest.raises(ValueError, match=r"^output_dir: .*OSError: No space left on device.*epoch 3, is intact"):
+    with pytest.raises(ValueError, match=r"^output_dir=: .*OSError: No space left on device.*epoch 3, is intact"):
         trainer.save(tmp_path)
     monkeypatch.undo()
     names = {p.name for p in tmp_path.rglob("*")}

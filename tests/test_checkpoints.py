@@ -116,7 +116,7 @@ def test_a_changed_config_json_is_named_not_blamed_on_the_architecture(tmp_path,
 def test_no_intact_checkpoint_is_an_error(tmp_path):
     saved_run(tmp_path, epochs=(1,))
     _flip(tmp_path / "checkpoints" / "ckpt-1.data-00000-of-00001")
-    with pytest.raises(ValueError, match=r"^output_dir: no intact checkpoint .*ckpt-1.data"):
+    with pytest.raises(ValueError, match=r"^output_dir=: no intact checkpoint .*ckpt-1.data"):
         tiny_trainer().restore(tmp_path)
 
 
@@ -205,7 +205,7 @@ def test_every_interruption_saves_what_finished_and_says_so(tmp_path, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING), pytest.raises(ValueError, match="a bug in user code"):
         trainer.train(data, 5, 2, 1, save_interval=10, output_dir=tmp_path, resume=True, progress=False)
-    assert "learning_rate_g 0.001 -> 0.002 (applied)" in caplog.text
+    assert "learning_rate_g=0.001 -> 0.002 (applied)" in caplog.text
     assert float(trainer.g_optimizer.learning_rate.numpy()) == pytest.approx(2e-3)
     assert "Stopped by ValueError: a bug in user code; saved epoch 3" in caplog.text  # epoch 4 never finished
     assert "A second interrupt arrived during the save" in caplog.text

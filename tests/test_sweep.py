@@ -85,7 +85,7 @@ def test_importing_the_package_imports_neither_ray_nor_tensorboard():
 
 
 def test_the_spec_file_and_base_config_are_checked(tmp_path):
-    with pytest.raises(ValueError, match="spec: spec file .* does not exist"):
+    with pytest.raises(ValueError, match="spec=: spec file .* does not exist"):
         load_spec(tmp_path / "missing.toml")
     (tmp_path / "spec.toml").write_text('[sweep]\nbase = "no_such_preset"\n[space.training]\nseed = [1]\n')
     with pytest.raises(ValueError, match=r"spec \[sweep\] base: .*unknown preset"):

@@ -56,7 +56,7 @@ def trainer():
 
 def test_configuration_errors():
     g, d = tiny_models()
-    with pytest.raises(ValueError, match="loss_type: must be one of"):
+    with pytest.raises(ValueError, match="loss_type=: must be one of"):
         QuantumGANTrainer(g, d, "hinge")
     with pytest.raises(ValueError, match="n_critic"):
         QuantumGANTrainer(g, d, n_critic=0)
