@@ -464,7 +464,9 @@ def _tune_config(spec: SweepSpec):
 
         epochs = spec.space.get("training.epochs", [spec.config["training"]["epochs"]])
         longest = max(epochs) if isinstance(epochs, list) else max(next(iter(epochs.values())))
-        asha = {"max_t": int(longest), "grace_period": 1, **spec.asha}
+        # max_t one past the last epoch: at max_t ASHA stops a trial, and a trial that reaches its
+        # last epoch must still make its final report (else a finished trial reads "stopped early")
+        asha = {"max_t": int(longest) + 1, "grace_period": 1, **spec.asha}
         scheduler = ASHAScheduler(time_attr="epoch", **asha)
     if spec.search == "optuna":
         try:

@@ -105,14 +105,33 @@ def test_asha_and_search_settings_reach_tune(tmp_path):
     spec = load_spec(write_spec(tmp_path, "[space.training]\nlearning_rate_d = [1e-3, 2e-3]", asha))
     config = _tune_config(spec)
     assert isinstance(config.scheduler, ASHAScheduler) and config.scheduler._time_attr == "epoch"
-    assert config.scheduler._max_t == 2 and config.num_samples == 3 and spec.n_trials() == 3
+    assert config.scheduler._max_t == 3 and config.num_samples == 3 and spec.n_trials() == 3
     assert _param_space(spec)["training.learning_rate_d"].categories == [1e-3, 2e-3]
     spec.search = "optuna"
-    try:
-        import optuna  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="pip install optuna"):
-            _tune_config(spec)
+    from ray.tune.search.optuna import OptunaSearch
+
+    assert isinstance(_tune_config(spec).search_alg, OptunaSearch)  # optuna is pinned with the sweep extra
+
+
+def test_asha_stops_the_worse_trial_and_optuna_samples(tmp_path):
+    """ASHA for real: two trials one after another, the second (the bimodal target, W1 about 2)
+    far behind the first (a single Gaussian, W1 below 1) at the first rung, so ASHA stops it
+    there. Then an Optuna search samples the critic's learning rate from its range."""
+    body = '[fixed.training]\nepochs = 4\n[space.data]\ntarget = ["gaussian", "bimodal"]'
+    asha = "max_concurrent_trials = 1\n[sweep.asha]\ngrace_period = 1\nreduction_factor = 2"
+    results = run_sweep(write_spec(tmp_path, body, asha), verbose=0)
+    by_target = {row["data.target"]: row for row in results.rows}
+    assert by_target["gaussian"]["status"] == "finished" and by_target["gaussian"]["epochs"] == 4
+    assert by_target["bimodal"]["status"] == "stopped early" and by_target["bimodal"]["epochs"] < 4
+    assert by_target["bimodal"]["w1"] > by_target["gaussian"]["w1"]
+
+    optuna_dir = tmp_path / "optuna"
+    optuna_dir.mkdir()
+    body = "[space.training]\nlearning_rate_d = { loguniform = [1e-4, 1e-1] }"
+    results = run_sweep(write_spec(optuna_dir, body, 'search = "optuna"\nnum_samples = 2'), verbose=0)
+    rates = [row["training.learning_rate_d"] for row in results.rows]
+    assert [row["status"] for row in results.rows] == ["finished", "finished"]
+    assert len(set(rates)) == 2 and all(1e-4 <= r <= 1e-1 for r in rates)
 
 
 def test_local_sweep_end_to_end_with_a_failing_trial(tmp_path, capsys):
