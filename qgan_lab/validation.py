@@ -143,10 +143,15 @@ def check_loss(
         raise BadValue(spelled, f"must be one of {LOSS_TYPES}, got {loss_type!r}")
     if loss_kwargs is not None and not isinstance(loss_kwargs, dict):
         raise BadType(table, f"must be a dict, got {type(loss_kwargs).__name__}")
-    accepted = [p for p in inspect.signature(loss_class(loss_type).__init__).parameters if p != "self"]
+    signature = inspect.signature(loss_class(loss_type).__init__).parameters
+    accepted = [p for p in signature if p != "self"]
     for key, value in (loss_kwargs or {}).items():
         if key not in accepted:
             raise BadType(table, f"{key!r} is not a keyword of the {loss_type!r} loss; it takes {accepted}")
+        if isinstance(signature[key].default, str):  # a named choice (penalty = "one_sided")
+            if not isinstance(value, str):
+                raise BadType(keyword(key), f"must be a string, got {value!r} ({type(value).__name__})")
+            continue
         if not _numbers(value) and not (value is None and key == "scale"):
             raise BadValue(keyword(key), f"must be a finite number (or a list of them), got {value!r}")
     try:
@@ -306,6 +311,10 @@ def check(name: str, value: Any, spelled: str | None = None) -> Any:
     return value
 
 
+#: ``[loss]`` keys that hold a name, not a number
+TEXT_LOSS_KEYS = ("penalty",)
+
+
 def check_config_values(cfg: dict[str, Any]) -> None:
     """Type and range of every key of a config that has an :data:`ARGUMENTS` rule (the same
     rule as the Python keyword of that name); the argument is named ``[section] key``."""
@@ -323,6 +332,8 @@ def check_config_values(cfg: dict[str, Any]) -> None:
     for table, values in tables.items():
         for key, value in values.items():
             items = value if isinstance(value, list) else [value]
+            if key in TEXT_LOSS_KEYS and isinstance(value, str):
+                continue  # a named choice; the loss class checks it (below)
             if any(
                 isinstance(v, (str, bool, dict)) or (isinstance(v, numbers.Real) and not math.isfinite(v))
                 for v in items

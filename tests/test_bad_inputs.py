@@ -199,6 +199,8 @@ CONFIG_CASES = [
     ("lambda_gp = 10.0", "lambda_gp = '10'", ValueError, r"^\[loss\] lambda_gp:"),
     ("lambda_gp = 10.0", "lambda_gp = -1.0", ValueError, r"^\[loss\] lambda_gp: lambda_gp must be >= 0"),
     ("lambda_gp = 10.0", "lambda_gpp = 1.0", TypeError, r"^\[loss\]: 'lambda_gpp' is not a keyword"),
+    ("lambda_gp = 10.0", "lambda_gp = 10.0\npenalty = 3", TypeError, r"^\[loss\] penalty: must be a string"),
+    ("lambda_gp = 10.0", 'lambda_gp = 10.0\npenalty = "both"', ValueError, r"^\[loss\] penalty: penalty must be one"),
 ]
 TOML = TINY_TOML.format(cutoff=4, steps=1) + "[loss]\nlambda_gp = 10.0\n"
 

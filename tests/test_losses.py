@@ -30,6 +30,39 @@ def test_gradient_penalty_of_linear_critics_is_analytic():
     assert abs(float(gradient_penalty(real, fake, linear_critic(unit)))) < 1e-10
 
 
+def test_one_sided_penalty_only_punishes_slopes_above_one():
+    real = tf.constant(np.random.default_rng(0).normal(size=(8, 3)))
+    fake = tf.constant(np.random.default_rng(1).normal(size=(8, 3)))
+    w = np.array([0.5, -2.0, 1.0])
+    steep = gradient_penalty(real, fake, linear_critic(w), one_sided=True)
+    assert np.isclose(steep, (np.linalg.norm(w) - 1) ** 2)
+    assert float(gradient_penalty(real, fake, linear_critic(0.3 * w / np.linalg.norm(w)), one_sided=True)) == 0.0
+    with pytest.raises(ValueError, match="penalty must be one of"):
+        QuantumWassersteinLoss(penalty="both")
+
+
+@pytest.mark.parametrize("penalty, trapped", [("two_sided", True), ("one_sided", False)])
+def test_in_one_dimension_the_two_sided_penalty_traps_the_critic(penalty, trapped):
+    """A 1-D linear critic D(x) = w x whose slope says "higher is more real" (w = 1) while the
+    fakes sit to the right of the data: the right critic has w < 0. The two-sided penalty puts a
+    barrier of lambda_gp at w = 0 (|w| - 1 = -1) that gradient descent does not cross; the
+    one-sided one does not, and the critic turns round."""
+    rng = np.random.default_rng(0)
+    real = tf.constant(np.concatenate([rng.normal(-2, 0.5, (64, 1)), rng.normal(2, 0.5, (64, 1))]))
+    fake = tf.constant(rng.normal(4, 1, (128, 1)))
+    loss = QuantumWassersteinLoss(lambda_gp=10.0, penalty=penalty)
+    w = tf.Variable([1.0], dtype=tf.float64)
+    alpha = tf.constant(rng.uniform(size=(128, 1)))
+    optimizer = tf.keras.optimizers.SGD(0.01)
+    for _ in range(300):
+        with tf.GradientTape() as tape:
+            critic = lambda x: x * w  # noqa: E731
+            out = loss.discriminator_loss(critic(real), critic(fake), real, fake, critic, alpha)
+        optimizer.apply_gradients([(tape.gradient(out["total_loss"], w), w)])
+    assert (float(w[0]) > 0) == trapped  # trapped: still "higher is more real", W < 0
+    assert (float(out["w_distance"]) < 0) == trapped
+
+
 def test_wasserstein_sign_conventions():
     loss = QuantumWassersteinLoss(lambda_gp=0.0)
     real_out, fake_out = tf.constant([[2.0], [3.0]]), tf.constant([[0.0], [1.0]])
