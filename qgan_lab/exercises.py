@@ -202,6 +202,32 @@ class Exercise:
         return bool(np.all(np.abs(value - truth) <= self.atol))
 
 
+def _gp_barrier(gap: float = -3.0, lambda_gp: float = 10.0) -> float:
+    """The lab's two-sided Wasserstein critic loss over linear critics ``s x`` (samples whose mean
+    gap is exactly ``gap``): its value at 0 minus its smallest value over ``s > 0``."""
+    from .losses import QuantumWassersteinLoss
+
+    loss = QuantumWassersteinLoss(lambda_gp=lambda_gp)
+    real = tf.constant([[-1.0], [1.0]], tf.float64)
+    fake = real - gap
+
+    def at(s: float) -> float:
+        critic = lambda x: s * x  # noqa: E731
+        return float(loss.discriminator_loss(critic(real), critic(fake), real, fake, critic)["total_loss"])
+
+    return at(0.0) - _min_over(at, 1e-4, 2.0)
+
+
+def _min_over(f: Callable[[float], float], low: float, high: float) -> float:
+    """The minimum of a unimodal ``f`` on ``[low, high]`` by golden-section search."""
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = low, high
+    for _ in range(80):
+        c, d = b - ratio * (b - a), a + ratio * (b - a)
+        a, b = (a, d) if f(c) < f(d) else (c, b)
+    return f((a + b) / 2)
+
+
 def _as_numbers(answer: Any) -> np.ndarray:
     try:
         value = np.asarray(answer, dtype=np.complex128)
@@ -265,6 +291,15 @@ EXERCISES: dict[str, Exercise] = {
             "does the best it can.",
             _bce_critic_at_equilibrium,
             "With P_g = P_r the best discriminator says D(x) = 1/2 everywhere; each of the two terms is -log(1/2).",
+            atol=1e-3,
+        ),
+        Exercise(
+            "04.gp_barrier",
+            "A 1-D linear critic D(x) = s x, gap E[x_real] - E[x_fake] = -3 (the fakes right of the data), "
+            "lambda = 10, two-sided penalty: the loss at s = 0 minus the loss at the local minimum with s > 0.",
+            _gp_barrier,
+            "L(s) = -s gap + lambda (|s| - 1)^2. For s > 0 its minimum is at s* = 1 + gap/(2 lambda) = 0.85, "
+            "where L = -s* gap + lambda (s* - 1)^2; at s = 0 the penalty alone costs lambda.",
             atol=1e-3,
         ),
         Exercise(

@@ -39,6 +39,7 @@ CASES = {
     "03.affine_slope": (2 * math.exp(-0.5), 2.0),  # wrong: the squeezer ignored
     "04.w1_widths": (math.sqrt(2 / math.pi), 1.0),  # wrong: the difference of the widths
     "04.bce_equilibrium": (2 * math.log(2), 0.0),
+    "04.gp_barrier": (10 - (0.85 * 3 + 10 * 0.15**2), 10.0),  # wrong: lambda, the local minimum's own loss forgotten
     "04.mmd_shift": (_mmd_gaussians(2.0, 1.0), 4.0),  # wrong: the squared mean difference
     "05.fd_eps": (np.finfo(float).eps ** (1 / 3), np.finfo(float).eps ** 0.5),  # wrong: the one-sided optimum
     "05.fd_cost": (28, 14),  # wrong: one evaluation per scalar (the small generator has 14 scalars)

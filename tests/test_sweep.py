@@ -117,17 +117,17 @@ def test_asha_stops_the_worse_trial_and_optuna_samples(tmp_path):
     """ASHA for real: two trials one after another, the second (the bimodal target, W1 about 2)
     far behind the first (a single Gaussian, W1 below 1) at the first rung, so ASHA stops it
     there. Then an Optuna search samples the critic's learning rate from its range."""
-    body = '[fixed.training]\nepochs = 4\n[space.data]\ntarget = ["gaussian", "bimodal"]'
+    body = '[fixed.training]\nepochs = 3\n[space.data]\ntarget = ["gaussian", "bimodal"]'
     asha = "max_concurrent_trials = 1\n[sweep.asha]\ngrace_period = 1\nreduction_factor = 2"
     results = run_sweep(write_spec(tmp_path, body, asha), verbose=0)
     by_target = {row["data.target"]: row for row in results.rows}
-    assert by_target["gaussian"]["status"] == "finished" and by_target["gaussian"]["epochs"] == 4
-    assert by_target["bimodal"]["status"] == "stopped early" and by_target["bimodal"]["epochs"] < 4
+    assert by_target["gaussian"]["status"] == "finished" and by_target["gaussian"]["epochs"] == 3
+    assert by_target["bimodal"]["status"] == "stopped early" and by_target["bimodal"]["epochs"] < 3
     assert by_target["bimodal"]["w1"] > by_target["gaussian"]["w1"]
 
     optuna_dir = tmp_path / "optuna"
     optuna_dir.mkdir()
-    body = "[space.training]\nlearning_rate_d = { loguniform = [1e-4, 1e-1] }"
+    body = "[fixed.training]\nepochs = 1\n[space.training]\nlearning_rate_d = { loguniform = [1e-4, 1e-1] }"
     results = run_sweep(write_spec(optuna_dir, body, 'search = "optuna"\nnum_samples = 2'), verbose=0)
     rates = [row["training.learning_rate_d"] for row in results.rows]
     assert [row["status"] for row in results.rows] == ["finished", "finished"]
