@@ -7,7 +7,7 @@ the first time it is asked for, and :func:`check` compares the learner's answer 
 within a stated tolerance. Some exercises judge the answer itself instead of comparing it
 with one number (05.fd_eps measures the error of the step size the learner picked).
 
-Used in ``01_cv_circuits``, ``03_measuring_cv_states``, ``04_loss_functions``,
+Used in ``01_cv_circuits``, ``02_quantum_models``, ``03_measuring_cv_states``, ``04_loss_functions``,
 ``05_gradient_manager`` and ``07_evaluation_and_troubleshooting`` (the "Exercise" cells; each has a
 folded solution cell that calls :func:`check`).
 """
@@ -202,6 +202,27 @@ class Exercise:
         return bool(np.all(np.abs(value - truth) <= self.atol))
 
 
+def _modes_that_fit(cutoff: int, batch: int, budget: int, bytes_per_amplitude: int = 8) -> int:
+    modes = 0
+    while batch * cutoff ** (modes + 1) * bytes_per_amplitude <= budget:
+        modes += 1
+    return modes
+
+
+def _phase_encoding_max_photons(amplitude: float) -> float:
+    """``<n>`` of ``D(s e^{i phi}) D(s)|0>`` from the lab's displacement matrices, largest over a
+    grid of the encoding's angles."""
+    from .fock import displacement_matrix
+
+    reference = displacement_matrix(amplitude, 0.0, _BIG_CUTOFF, tf.complex128).numpy() @ _vacuum()
+    levels = np.arange(_BIG_CUTOFF)
+    photons = []
+    for phi in np.linspace(-0.75 * np.pi, 0.75 * np.pi, 301):
+        ket = displacement_matrix(amplitude, float(phi), _BIG_CUTOFF, tf.complex128).numpy() @ reference
+        photons.append(float(np.sum(levels * np.abs(ket) ** 2)))
+    return max(photons)
+
+
 def _gp_barrier(gap: float = -3.0, lambda_gp: float = 10.0) -> float:
     """The lab's two-sided Wasserstein critic loss over linear critics ``s x`` (samples whose mean
     gap is exactly ``gap``): its value at 0 minus its smallest value over ``s > 0``."""
@@ -261,6 +282,23 @@ EXERCISES: dict[str, Exercise] = {
             lambda: _coherent_quadratures(1.0 + 0.5j),
             "With hbar = 2, x = a + a^dagger: <x> = 2 Re(alpha) and <p> = 2 Im(alpha). Mind the factor 2.",
             atol=1e-3,
+        ),
+        Exercise(
+            "02.modes_in_memory",
+            "The most modes N whose ket alone, for a batch of 64 inputs at cutoff 10 in complex64 (8 bytes "
+            "per amplitude), fits in 1 GiB.",
+            lambda: _modes_that_fit(10, 64, 2**30),
+            "The ket holds batch x cutoff^N amplitudes: 64 x 10^N x 8 bytes <= 2^30. Each mode multiplies "
+            "the memory by the cutoff; do not forget the batch.",
+        ),
+        Exercise(
+            "02.phase_photons",
+            "The largest mean photon number the phase encoding with amplitude s = 0.6 puts in a mode, "
+            "over every input x (reference D(s), then D(s e^{i phi}), phi in (-3 pi/4, 3 pi/4)).",
+            lambda: _phase_encoding_max_photons(0.6),
+            "The two displacements add: the coherent amplitude is s (1 + e^{i phi}), and <n> = |alpha|^2 = "
+            "2 s^2 (1 + cos phi). Which phi makes it largest?",
+            atol=1e-4,
         ),
         Exercise(
             "03.cat_weights",

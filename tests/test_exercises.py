@@ -35,6 +35,8 @@ CASES = {
     "01.cutoff": (_poisson_cutoff(4.0, 0.999), 5),  # wrong: <n> + 1
     "01.squeezed_variance": (math.exp(-1.0), math.exp(-0.5)),  # wrong: e^-r, forgetting the square
     "01.coherent_quadratures": ([2.0, 1.0], [1.0, 0.5]),  # wrong: hbar = 1 conventions
+    "02.modes_in_memory": (6, 8),  # wrong: the batch forgotten (10^8 x 8 bytes fits alone)
+    "02.phase_photons": (4 * 0.6**2, 0.6**2),  # wrong: the reference displacement forgotten
     "03.cat_weights": ([(1 + 1j) / 2, (1 - 1j) / 2], [1 / math.sqrt(2), 1 / math.sqrt(2)]),  # wrong: even cat
     "03.affine_slope": (2 * math.exp(-0.5), 2.0),  # wrong: the squeezer ignored
     "04.w1_widths": (math.sqrt(2 / math.pi), 1.0),  # wrong: the difference of the widths
