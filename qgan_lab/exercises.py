@@ -8,7 +8,7 @@ within a stated tolerance. Some exercises judge the answer itself instead of com
 with one number (05.fd_eps measures the error of the step size the learner picked).
 
 Used in ``01_cv_circuits``, ``02_quantum_models``, ``03_measuring_cv_states``, ``04_loss_functions``,
-``05_gradient_manager`` and ``07_evaluation_and_troubleshooting`` (the "Exercise" cells; each has a
+``05_gradient_manager``, ``06_training_loop`` and ``07_evaluation_and_troubleshooting`` (the "Exercise" cells; each has a
 folded solution cell that calls :func:`check`).
 """
 
@@ -223,6 +223,34 @@ def _phase_encoding_max_photons(amplitude: float) -> float:
     return max(photons)
 
 
+def _ema_recent_share(decay: float = 0.99, updates: int = 100) -> float:
+    """The lab's weight average (:class:`~qgan_lab.averaging.WeightAverage`) of a model whose
+    weights were 0, then 1 for ``updates`` updates: the share of the recent weights."""
+    from .classical import ClassicalGenerator
+
+    model = ClassicalGenerator(1, 1, 1, seed=0)
+    for variable in model.weights.values():
+        variable.assign(tf.zeros_like(variable))
+    model.track_average()
+    for variable in model.weights.values():
+        variable.assign(tf.ones_like(variable))
+    for _ in range(updates):
+        model.update_average(decay)
+    return float(next(iter(model.averaged_weights.values())).numpy().ravel()[0])
+
+
+def _w1_floor(draws: int = 5) -> float:
+    """Mean per-feature W1 of 1000 fresh bimodal samples against the 5000 validation samples."""
+    from .data import get_target, validation_set
+    from .metrics import wasserstein_per_feature
+
+    validation = validation_set("bimodal")
+    rng = np.random.default_rng(2024)
+    return float(
+        np.mean([wasserstein_per_feature(validation, get_target("bimodal").sample(1000, rng)) for _ in range(draws)])
+    )
+
+
 def _gp_barrier(gap: float = -3.0, lambda_gp: float = 10.0) -> float:
     """The lab's two-sided Wasserstein critic loss over linear critics ``s x`` (samples whose mean
     gap is exactly ``gap``): its value at 0 minus its smallest value over ``s > 0``."""
@@ -363,6 +391,25 @@ EXERCISES: dict[str, Exercise] = {
             _fd_cost,
             "Central differences evaluate the loss twice per scalar parameter: count the scalars of every "
             "trainable variable (sum of v.shape.num_elements()).",
+        ),
+        Exercise(
+            "06.ema_recent",
+            "With ema_decay = 0.99, the share of the weight average that comes from the last 100 generator "
+            "updates (the rest is what the average held before them).",
+            _ema_recent_share,
+            "Each update keeps 0.99 of the average and adds 0.01 of the new weights: after 100 updates the "
+            "old average keeps 0.99^100 of its share.",
+            atol=1e-3,
+        ),
+        Exercise(
+            "06.w1_floor",
+            "The per-feature W1 that a perfect generator scores on the bimodal target: 1000 fresh target "
+            "samples against notebook 06's 5000 validation samples (mean over the two features).",
+            _w1_floor,
+            "Draw 1000 samples from the target itself (qgan_lab.data.get_target('bimodal').sample) and "
+            "compare them with validation_set('bimodal') by wasserstein_per_feature: finite samples are never "
+            "0 apart.",
+            accepts=lambda value, floor: 0.5 * floor <= float(np.real(value)) <= 2.0 * floor,
         ),
         Exercise(
             "07.blob_coverage",

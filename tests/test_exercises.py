@@ -45,6 +45,8 @@ CASES = {
     "04.mmd_shift": (_mmd_gaussians(2.0, 1.0), 4.0),  # wrong: the squared mean difference
     "05.fd_eps": (np.finfo(float).eps ** (1 / 3), np.finfo(float).eps ** 0.5),  # wrong: the one-sided optimum
     "05.fd_cost": (28, 14),  # wrong: one evaluation per scalar (the small generator has 14 scalars)
+    "06.ema_recent": (1 - 0.99**100, 0.99),  # wrong: the decay itself
+    "06.w1_floor": (0.03, 0.0),  # wrong: a perfect generator scores 0 on finite samples
     "07.blob_coverage": ([0.5, 0.5], [1.0, 0.0]),
     "07.displacement_bound": (_poisson_bound(6, 0.99), 1.5),
 }
