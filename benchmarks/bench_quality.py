@@ -3,6 +3,7 @@
     python benchmarks/bench_quality.py [--targets bimodal ... | all] [--presets bimodal bimodal_mmd]
                                        [--rows quantum mlp_critic mlp_generator] [--seeds 0 1 2]
                                        [--epochs N] [--jobs 2] [--json runs/bench_quality.json]
+                                       [--merge runs/earlier.json ...]
 
 Each (preset, target, row, seed) trains in a fresh process (``--jobs`` at a time) with the
 preset's full schedule. Only the dimensions are adapted to a target (``output_dim``,
@@ -158,6 +159,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="override the preset's epochs (no bar then)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, each in its own process")
     parser.add_argument("--json", default="runs/bench_quality.json")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=[],
+        help="earlier --json files: their runs are reused (not rerun) and join the summary",
+    )
     parser.add_argument("--one", nargs=4, metavar=("PRESET", "TARGET", "ROW", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -173,11 +180,19 @@ def main() -> None:
         rows = [row for row in args.rows if has_critic or row != "mlp_critic"]
         jobs += [(preset, target, row, seed) for target in targets for row in rows for seed in args.seeds]
     extra = ["--epochs", str(args.epochs)] if args.epochs else []
+    earlier = {}
+    for name in args.merge:  # runs of an earlier invocation (same code: the caller's responsibility)
+        for report in json.loads(Path(name).read_text()):
+            if "error" not in report and bool(report.get("shortened")) == bool(args.epochs):
+                earlier[(report["preset"], report["target"], report["row"], int(report["seed"]))] = report
     print(f"{'preset':<12} {'target':<13} {'row':<14} seed  {'W1 per feature':<16} {'start W1':<16} floor   ", end="")
     print(f"{'modes':<12} {'wall':>7} {'peak':>9}  bar", flush=True)
 
     def run(job: tuple[str, str, str, int]) -> dict:
-        report = _child(["--one", *map(str, job), *extra])
+        if job in earlier:
+            report = dict(earlier[job], merged=True)
+        else:
+            report = _child(["--one", *map(str, job), *extra])
         report.update(dict(zip(("preset", "target", "row", "seed"), job)))
         if "error" in report:
             print(f"{job[0]:<12} {job[1]:<13} {job[2]:<14} {job[3]:>4}  FAILED: {report['error']}", flush=True)
@@ -190,7 +205,8 @@ def main() -> None:
         modes = "/".join(f"{100 * c:.0f}" for c in report.get("mode_coverage", [])) or "-"
         print(
             f"{job[0]:<12} {job[1]:<13} {job[2]:<14} {job[3]:>4}  {w1:<16} {start:<16} {floor:.3f}   {modes:<12} "
-            f"{report['wall_s']:5.0f} s {report['peak_rss_mib']:5.0f} MiB  {report['bar_met']}",
+            f"{report['wall_s']:5.0f} s {report['peak_rss_mib']:5.0f} MiB  {report['bar_met']}"
+            + ("  (merged)" if report.get("merged") else ""),
             flush=True,
         )
         return report
