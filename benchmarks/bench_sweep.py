@@ -10,6 +10,10 @@ Memory is the peak, sampled every 0.2 s, of the summed proportional set size (PS
 split between the processes that map them) of the command's whole process tree (driver, Ray's
 processes, trials). Ray's overhead is the one-trial sweep's peak minus one ``train`` run's peak;
 Binder gives a session 2 GB. Prints the wall times, the speed-up and the memory table.
+
+Last (unless ``--no-pinned``, or on one CPU), the first run again, pinned to one core
+(``taskset``): how many cores one ``train`` run already keeps busy, T(1 core) / T(all cores).
+Trials of 1 CPU each cannot beat one-after-another runs by more than the CPU count divided by it.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps per epoch")
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--no-one-trial", action="store_true", help="skip the one-trial sweep (memory)")
+    parser.add_argument("--no-pinned", action="store_true", help="skip the run pinned to one core")
     parser.add_argument("--keep", type=Path, help="keep the runs in this folder (default: a temporary one)")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
@@ -135,6 +140,15 @@ def main() -> None:
     print(f"\n{args.trials} runs one after another: {sequential:.1f} s")
     print(f"the same {args.trials} as one sweep:     {sweep_wall:.1f} s")
     print(f"speed-up: {sequential / sweep_wall:.2f}x on {os.cpu_count()} CPUs")
+    cpus = len(os.sched_getaffinity(0))
+    if not args.no_pinned and cpus > 1:
+        first = [*python, "train", "--config", args.config, "--epochs", str(args.epochs), "--no-progress"]
+        first += ["--steps-per-epoch", str(args.steps), "--seed", "0", "--output-dir", str(folder / "pinned")]
+        pinned, _ = run_measured(["taskset", "-c", "0", *first], folder / "pinned.log")
+        unpinned = sequential / len(seeds)
+        busy = pinned / unpinned
+        print(f"one run pinned to one core: {pinned:.1f} s against {unpinned:.1f} s on {cpus} (mean): it keeps")
+        print(f"{busy:.2f} cores busy, so 1-CPU trials can reach at most {cpus / busy:.2f}x here")
     print("\npeak memory (summed PSS of the process tree)")
     for name, value in rows:
         print(f"  {name:<26} {value:7.0f} MiB")

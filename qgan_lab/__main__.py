@@ -5,4 +5,4 @@ import sys
 from . import _compat  # noqa: F401  (quiet TensorFlow first)
 from .cli import main
 
-sys.exit(main())
+sys.exit(main(restore_signals=False))

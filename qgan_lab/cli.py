@@ -205,7 +205,10 @@ def _interrupted(output_dir: str) -> str:
     return f"interrupted; epoch {newest} is saved in {output_dir}: continue with --resume"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, restore_signals: bool = True) -> int:
+    """The command line; returns the exit code. ``restore_signals=False`` (the process's own
+    entry point, ``python -m qgan_lab``): after an interruption Ctrl-C stays ignored until the
+    process exits, so a late second Ctrl-C cannot turn exit code 130 into a death by SIGINT."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     if args.command == "presets":
@@ -239,6 +242,6 @@ def main(argv: list[str] | None = None) -> int:
             print(_interrupted(args.output_dir))
         return 143 if isinstance(exc, Terminated) else 130
     finally:
-        for sig, handler in previous.items():  # (main() may run inside a test process)
+        for sig, handler in previous.items() if restore_signals else ():  # (main() may run inside a test)
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
     return 0

@@ -7,9 +7,8 @@ the first time it is asked for, and :func:`check` compares the learner's answer 
 within a stated tolerance. Some exercises judge the answer itself instead of comparing it
 with one number (05.fd_eps measures the error of the step size the learner picked).
 
-Used in ``01_cv_circuits``, ``02_quantum_models``, ``03_measuring_cv_states``, ``04_loss_functions``,
-``05_gradient_manager``, ``06_training_loop`` and ``07_evaluation_and_troubleshooting`` (the "Exercise" cells; each has a
-folded solution cell that calls :func:`check`).
+Used in ``01_cv_circuits`` to ``07_evaluation_and_troubleshooting`` (the "Exercise" cells; each
+has a folded solution cell that calls :func:`check`).
 """
 
 from __future__ import annotations

@@ -79,3 +79,28 @@ def test_loss_arguments_per_loss_type_and_a_flat_table_that_would_be_ignored_is_
     caplog.clear()
     assert loss_kwargs(load_config("bimodal_mmd"))["bandwidth_factors"] == [0.125, 0.25, 0.5, 1.0, 2.0]
     assert not caplog.records
+
+
+@pytest.mark.parametrize("restore", [True, False])
+def test_after_an_interruption_the_process_entry_keeps_ctrl_c_ignored(tmp_path, monkeypatch, capsys, restore):
+    """``python -m qgan_lab`` calls ``main(restore_signals=False)``: once a run was interrupted and
+    its message printed, a late second Ctrl-C must not kill the process before it exits with 130
+    (the kill loop saw exit -2). Inside a test process (``restore_signals=True``) the handlers
+    come back."""
+    import signal
+
+    from qgan_lab import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_train", interrupted)
+    before, before_term = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        arguments = ["train", "--config", "bimodal", "--output-dir", str(tmp_path / "run")]
+        code = cli.main(arguments, restore_signals=restore)
+        assert code == 130 and "interrupted before any epoch was saved" in capsys.readouterr().out
+        assert signal.getsignal(signal.SIGINT) is (before if restore else signal.SIG_IGN)
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGTERM, before_term)
