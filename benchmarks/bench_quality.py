@@ -3,7 +3,7 @@
     python benchmarks/bench_quality.py [--targets bimodal ... | all] [--presets bimodal bimodal_mmd]
                                        [--rows quantum mlp_critic mlp_generator] [--seeds 0 1 2]
                                        [--epochs N] [--jobs 2] [--json runs/bench_quality.json]
-                                       [--merge runs/earlier.json ...]
+                                       [--merge runs/earlier.json ...] [--markdown]
 
 Each (preset, target, row, seed) trains in a fresh process (``--jobs`` at a time) with the
 preset's full schedule. Only the dimensions are adapted to a target (``output_dim``,
@@ -148,6 +148,33 @@ def summary_lines(reports: list[dict]) -> list[str]:
     return lines
 
 
+def markdown_table(reports: list[dict]) -> str:
+    """Per target: each row's W1 (per-feature mean) for every seed and their mean, the quantum
+    row's mode coverage range, divergences and the control ratio, as a Markdown table."""
+    done = [r for r in reports if "error" not in r]
+    rows = [row for row in ROWS if any(r["row"] == row for r in done)]
+    head = "| target | " + " | ".join(f"{row} W1 (seeds; mean)" for row in rows)
+    lines = [head + " | noise floor | quantum modes | diverged | quantum / mlp_critic |", "|" + "---|" * (len(rows) + 5)]
+    for preset, target in sorted({(r["preset"], r["target"]) for r in done}):
+        mine = [r for r in done if (r["preset"], r["target"]) == (preset, target)]
+        cells, means = [], {}
+        for row in rows:
+            runs = sorted((r for r in mine if r["row"] == row), key=lambda r: r["seed"])
+            values = [float(np.mean(r["wasserstein_per_feature"])) for r in runs]
+            means[row] = float(np.mean(values)) if values else float("nan")
+            cells.append(", ".join(f"{v:.3f}" for v in values) + (f"; **{means[row]:.3f}**" if values else "-"))
+        quantum = [r for r in mine if r["row"] == "quantum"]
+        shares = [c for r in quantum for c in r.get("mode_coverage", [])]
+        modes = f"{100 * min(shares):.0f}-{100 * max(shares):.0f} %" if shares else "-"
+        diverged = sum(np.mean(r["wasserstein_per_feature"]) >= np.mean(r["start_w1"]) for r in quantum)
+        ratio = means.get("quantum", float("nan")) / means.get("mlp_critic", float("nan"))
+        name = target if preset == "bimodal" else f"{preset}: {target}"
+        floor = float(np.mean([np.mean(r["noise_floor_w1"]) for r in mine]))
+        tail = f" | {floor:.3f} | {modes} | {diverged}/{len(quantum)} | {ratio:.2f} |"
+        lines.append(f"| `{name}` | " + " | ".join(cells) + tail)
+    return "\n".join(lines)
+
+
 def main() -> None:
     from qgan_lab.data import TARGETS
 
@@ -165,6 +192,7 @@ def main() -> None:
         default=[],
         help="earlier --json files: their runs are reused (not rerun) and join the summary",
     )
+    parser.add_argument("--markdown", action="store_true", help="also print the summary as a Markdown table")
     parser.add_argument("--one", nargs=4, metavar=("PRESET", "TARGET", "ROW", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -219,6 +247,8 @@ def main() -> None:
     judged = [r["bar_met"] for r in reports if r.get("bar_met", "-") != "-"]
     if judged:
         print(f"own-target bars met: {judged.count('yes')}/{len(judged)} runs")
+    if args.markdown:
+        print("\n" + markdown_table(reports))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(reports, indent=1))
 
