@@ -154,7 +154,8 @@ def markdown_table(reports: list[dict]) -> str:
     done = [r for r in reports if "error" not in r]
     rows = [row for row in ROWS if any(r["row"] == row for r in done)]
     head = "| target | " + " | ".join(f"{row} W1 (seeds; mean)" for row in rows)
-    lines = [head + " | noise floor | quantum modes | diverged | quantum / mlp_critic |", "|" + "---|" * (len(rows) + 5)]
+    head += " | noise floor | quantum modes | diverged | quantum / mlp_critic |"
+    lines = [head, "|" + "---|" * (len(rows) + 5)]
     for preset, target in sorted({(r["preset"], r["target"]) for r in done}):
         mine = [r for r in done if (r["preset"], r["target"]) == (preset, target)]
         cells, means = [], {}
