@@ -113,12 +113,13 @@ def main() -> None:
     size = f"{args.config}, {args.epochs} epochs x {args.steps} steps"
     print(f"{os.cpu_count()} CPUs; {size}, seeds {seeds}; in {folder}")
 
+    def train_command(seed: int, out: Path) -> list[str]:
+        command = [*python, "train", "--config", args.config, "--epochs", str(args.epochs), "--no-progress"]
+        return command + ["--steps-per-epoch", str(args.steps), "--seed", str(seed), "--output-dir", str(out)]
+
     sequential, train_peaks = 0.0, []
     for seed in seeds:
-        out = folder / f"train_seed{seed}"
-        command = [*python, "train", "--config", args.config, "--epochs", str(args.epochs), "--no-progress"]
-        command += ["--steps-per-epoch", str(args.steps), "--seed", str(seed), "--output-dir", str(out)]
-        wall, peak = run_measured(command, folder / f"train_seed{seed}.log")
+        wall, peak = run_measured(train_command(seed, folder / f"train_seed{seed}"), folder / f"train_seed{seed}.log")
         sequential += wall
         train_peaks.append(peak)
         print(f"  train seed {seed}: {wall:.1f} s, peak {peak:.0f} MiB")
@@ -142,9 +143,8 @@ def main() -> None:
     print(f"speed-up: {sequential / sweep_wall:.2f}x on {os.cpu_count()} CPUs")
     cpus = len(os.sched_getaffinity(0))
     if not args.no_pinned and cpus > 1:
-        first = [*python, "train", "--config", args.config, "--epochs", str(args.epochs), "--no-progress"]
-        first += ["--steps-per-epoch", str(args.steps), "--seed", "0", "--output-dir", str(folder / "pinned")]
-        pinned, _ = run_measured(["taskset", "-c", "0", *first], folder / "pinned.log")
+        pinned_command = ["taskset", "-c", "0", *train_command(seeds[0], folder / "pinned")]
+        pinned, _ = run_measured(pinned_command, folder / "pinned.log")
         unpinned = sequential / len(seeds)
         busy = pinned / unpinned
         print(f"one run pinned to one core: {pinned:.1f} s against {unpinned:.1f} s on {cpus} (mean): it keeps")

@@ -122,20 +122,18 @@ def _numbers(value: Any) -> bool:
     )
 
 
-def check_loss(
-    loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type", table: str = "loss_kwargs", key_format: str = ""
-) -> Any:
+def check_loss(loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type", table: str = "loss_kwargs") -> Any:
     """Build the loss by calling :func:`~qgan_lab.losses.make_loss`. ``loss_type`` must be one of
     its names (named as ``spelled`` in the error); each keyword must be one of the loss class's
-    (else a ``BadType`` naming ``table``) and hold a finite number or a list of them, in the range
-    the loss class accepts (else a ``BadValue`` naming the keyword: ``key_format`` with ``{key}``,
-    by default ``loss_kwargs['key']``; a TOML config passes ``[loss] {key}``)."""
+    (else a ``BadType`` naming ``table``) and hold a finite number or a list of them (a string
+    where the class's default is one), in the range the loss class accepts (else a ``BadValue``
+    naming the keyword: ``loss_kwargs['key']``, or ``[loss] key`` for a TOML ``table``)."""
     import inspect
 
     from .losses import LOSS_TYPES, loss_class, make_loss
 
     def keyword(key: str) -> str:
-        return key_format.format(key=key) if key_format else f"{table}[{key!r}]"
+        return f"{table} {key}" if table.startswith("[") else f"{table}[{key!r}]"
 
     if not isinstance(loss_type, str):
         raise BadType(spelled, f"must be a str, got {loss_type!r}")
@@ -311,10 +309,6 @@ def check(name: str, value: Any, spelled: str | None = None) -> Any:
     return value
 
 
-#: ``[loss]`` keys that hold a name, not a number
-TEXT_LOSS_KEYS = ("penalty",)
-
-
 def check_config_values(cfg: dict[str, Any]) -> None:
     """Type and range of every key of a config that has an :data:`ARGUMENTS` rule (the same
     rule as the Python keyword of that name); the argument is named ``[section] key``."""
@@ -330,17 +324,15 @@ def check_config_values(cfg: dict[str, Any]) -> None:
     loss = cfg.get("loss") or {}
     tables = {f"[loss.{k}]": v for k, v in loss.items() if isinstance(v, dict)} or {"[loss]": loss}
     for table, values in tables.items():
+        kind = table[len("[loss.") : -1] if table != "[loss]" else "wasserstein"  # flat: the Wasserstein loss's
+        if kind in LOSS_TYPES:  # keys, types and ranges as the loss class takes them
+            if values:
+                check_loss(kind, values, "[training] loss_type", table)
+            continue
         for key, value in values.items():
             items = value if isinstance(value, list) else [value]
-            if key in TEXT_LOSS_KEYS and isinstance(value, str):
-                continue  # a named choice; the loss class checks it (below)
             if any(
                 isinstance(v, (str, bool, dict)) or (isinstance(v, numbers.Real) and not math.isfinite(v))
                 for v in items
             ):
                 raise BadValue(f"{table} {key}", f"must be a finite number (or a list of them), got {value!r}")
-    # ranges the loss class checks itself, named as in the file: [loss] lambda_gp, [loss.mmd] scale
-    for table, values in tables.items():
-        kind = table[len("[loss.") : -1] if table != "[loss]" else "wasserstein"
-        if kind in LOSS_TYPES and values:
-            check_loss(kind, values, "[training] loss_type", table, f"{table} {{key}}")
