@@ -1,12 +1,12 @@
-"""Compare this checkout's Fock engine with another version of ``qgan_lab/fock.py``, in one process.
+"""Compare this checkout's Fock engine with another version of ``qgan_lab/sim/fock.py``, in one process.
 
     python benchmarks/ab_engine.py BASELINE_FOCK_PY [--what step|critic|forward|trainer] [--batch 16]
         [--rounds 10] [--repeats 60] [--config guide] [--cutoff 6]
 
 The machine's speed drifts by 30-40 % within an hour, so two versions timed in two runs (or two
 processes) cannot be compared. Here both are compiled in the same process and timed round by
-round, alternating: ``BASELINE_FOCK_PY`` (e.g. ``git show HEAD~1:qgan_lab/fock.py > /tmp/old.py``)
-is loaded as a module beside ``qgan_lab.fock``, and each model gets one engine or the other.
+round, alternating: ``BASELINE_FOCK_PY`` (e.g. ``git show HEAD~1:qgan_lab/sim/fock.py > /tmp/old.py``)
+is loaded as a module beside ``qgan_lab.sim.fock``, and each model gets one engine or the other.
 
 ``--what``: ``step``, the guide's generator step of ``bench_step.py`` (forward, Wasserstein loss
 through the critic, gradients; ``--repeats`` calls per round, batch ``--batch``); ``critic``, a
@@ -39,12 +39,12 @@ from bench_step import compiled_steps, guide_models, median_time  # noqa: E402
 
 from qgan_lab import PureQuantumDiscriminator  # noqa: E402
 from qgan_lab.config import build, load_config  # noqa: E402
-from qgan_lab.fock import FockEngine  # noqa: E402
+from qgan_lab.sim.fock import FockEngine  # noqa: E402
 
 
 def load_baseline(path: str):
-    """``path`` (a version of ``qgan_lab/fock.py``) as the module ``qgan_lab.fock_baseline``."""
-    spec = importlib.util.spec_from_file_location("qgan_lab.fock_baseline", path)
+    """``path`` (a version of ``qgan_lab/sim/fock.py``) as the module ``qgan_lab.sim.fock_baseline``."""
+    spec = importlib.util.spec_from_file_location("qgan_lab.sim.fock_baseline", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -104,7 +104,7 @@ def candidates(what: str, batch: int, config: str, engines: dict, cutoff: int = 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("baseline", help="another version of qgan_lab/fock.py")
+    parser.add_argument("baseline", help="another version of qgan_lab/sim/fock.py")
     parser.add_argument("--what", choices=["step", "critic", "forward", "trainer"], default="step")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=10)

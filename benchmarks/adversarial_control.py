@@ -7,7 +7,7 @@ Where it falls short there are two suspects: the generator and the game (schedul
 rates, gradient penalty, weight average), or the critic. This script keeps everything of the
 preset (generator, data, the whole ``[training]`` game via :func:`qgan_lab.config.trainer_for`,
 seeds, evaluation) and swaps only the critic for a small classical network
-(:class:`qgan_lab.classical.ClassicalCritic`: two hidden layers, leaky ReLU). If the generator
+(:class:`qgan_lab.models.classical.ClassicalCritic`: two hidden layers, leaky ReLU). If the generator
 then reaches the bar, the quantum critic is the bottleneck. ``bench_quality.py`` runs the same
 control as its ``mlp_critic`` row, on every target.
 """
@@ -30,8 +30,8 @@ import qgan_lab  # noqa: E402, F401
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peak.py
 from peak import peak_rss_mib  # noqa: E402
 
-from qgan_lab.classical import ClassicalCritic  # noqa: E402
 from qgan_lab.config import build, load_config, trainer_for, with_overrides  # noqa: E402
+from qgan_lab.models.classical import ClassicalCritic  # noqa: E402
 
 
 def run(seed: int, hidden: int, epochs: int | None = None) -> dict:

@@ -4,7 +4,7 @@
 
 (1) max |ours - thewalrus| of the displacement (|alpha| = 2), squeezing (r = 1) and
 beamsplitter matrices at cutoffs 10, 15, 20, 30, built directly in complex64 (the old way)
-and in complex128 then cast to complex64 (what :mod:`qgan_lab.fock` does now);
+and in complex128 then cast to complex64 (what :mod:`qgan_lab.sim.fock` does now);
 (2) the compiled forward + gradient step of the guide's generator (4 modes, 2 layers,
 cutoff 6, batch 16) and of a 2-mode, 4-layer, cutoff-8 circuit, both ways, in the same run.
 """
@@ -22,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 from thewalrus.fock_gradients import beamsplitter, displacement, squeezing
 
-from qgan_lab import fock
-from qgan_lab.circuits import CVCircuit
+from qgan_lab.sim import fock, gates
+from qgan_lab.sim.circuits import CVCircuit
 
 
 def single(dtype):
@@ -33,9 +33,9 @@ def single(dtype):
 
 def errors() -> None:
     cases = [
-        ("D |alpha|=2", fock.displacement_matrix, displacement, (2.0, 0.7)),
-        ("S r=1", fock.squeezing_matrix, squeezing, (1.0, -0.4)),
-        ("BS", fock.beamsplitter_matrix, beamsplitter, (0.9, 0.3)),
+        ("D |alpha|=2", gates.displacement_matrix, displacement, (2.0, 0.7)),
+        ("S r=1", gates.squeezing_matrix, squeezing, (1.0, -0.4)),
+        ("BS", gates.beamsplitter_matrix, beamsplitter, (0.9, 0.3)),
     ]
     print(f"{'gate':<12} {'cutoff':>6} {'complex64 build':>16} {'double build':>14}")
     for label, ours, ref, (a, b) in cases:

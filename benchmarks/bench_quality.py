@@ -14,7 +14,7 @@ preset derives from the data (``input_width = "auto"``). Rows:
 * ``mlp_critic`` - the same, the critic swapped for a classical MLP (the control: how well can this
   generator learn in this game?); presets without a critic (MMD) have no such row;
 * ``mlp_generator`` - the generator swapped for an MLP of about the same number of parameters
-  (:func:`qgan_lab.classical.matching_width`), same critic, loss, batch, steps and seeds.
+  (:func:`qgan_lab.models.classical.matching_width`), same critic, loss, batch, steps and seeds.
 
 Evaluation: 1000 samples of the generator (the weight average where the preset keeps one, else
 the last iterate; never a best epoch) against 5000 held-out samples: per-feature Wasserstein-1,
@@ -73,10 +73,10 @@ def run_one(preset: str, target: str, row: str, seed: int, epochs: int | None) -
     import tensorflow as tf
 
     import qgan_lab  # noqa: F401
-    from qgan_lab.classical import ClassicalCritic, ClassicalGenerator, matching_width
     from qgan_lab.config import build, trainer_for
     from qgan_lab.data import get_target, validation_set
     from qgan_lab.metrics import wasserstein_per_feature
+    from qgan_lab.models.classical import ClassicalCritic, ClassicalGenerator, matching_width
 
     started = time.perf_counter()
     cfg = adapted_config(preset, target, seed, epochs)

@@ -37,7 +37,7 @@ def run_one(n_modes: int, cutoff: int, batch: int, repeats: int) -> dict:
     import tensorflow as tf
 
     from qgan_lab import PureQuantumGenerator
-    from qgan_lab.fock import flop_estimate
+    from qgan_lab.sim.fock import flop_estimate
 
     model = PureQuantumGenerator(n_modes, 2, n_modes, 2, cutoff, seed=0)
     gates = len(model.circuit.gates())

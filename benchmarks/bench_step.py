@@ -32,8 +32,9 @@ import numpy as np
 import tensorflow as tf
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.fock import FockEngine, flop_estimate, folds_gates, paired_start, real_form_min_rows
-from qgan_lab.models import check_batch
+from qgan_lab.models.quantum import check_batch
+from qgan_lab.sim.fock import FockEngine, flop_estimate
+from qgan_lab.sim.layout import folds_gates, paired_start, real_form_min_rows
 
 
 def sf_quad_forward(model, inputs):
@@ -101,11 +102,11 @@ def product_chain(circuit, batch: int):
     """The large products of a generator step on ``circuit`` alone, in the form the engine runs
     them: one compiled call of the chain of its shared full-state beamsplitters' products, with
     the gradients of every matrix and, where the circuit starts with paired beamsplitters
-    (:func:`qgan_lab.fock.paired_start`: its first full-state beamsplitter's input depends on
+    (:func:`qgan_lab.sim.layout.paired_start`: its first full-state beamsplitter's input depends on
     weights), of the chain's input. Real ``[B c^(M-2), 2 c^2] x [2 c^2, 2 c^2]`` products where
     the engine keeps the state in real form (the guide's: 22 of ``[576, 72] x [72, 72]`` at batch
     16, 66 products with the gradients), complex ``[B c^(M-2), c^2] x [c^2, c^2]`` ones where it
-    does not (:func:`qgan_lab.fock.product_form`); per-sample beamsplitters (einsums in the
+    does not (:func:`qgan_lab.sim.layout.product_form`); per-sample beamsplitters (einsums in the
     engine) are left out. Returns the call (its arguments bound) and its real flops, or ``None``
     for a circuit with no shared full-state beamsplitter."""
     c, n = circuit.cutoff_dim, circuit.n_modes

@@ -56,7 +56,7 @@ from bench_step import (  # noqa: E402
 )
 
 from qgan_lab.config import build, load_config  # noqa: E402
-from qgan_lab.fock import FockEngine  # noqa: E402
+from qgan_lab.sim.fock import FockEngine  # noqa: E402
 
 
 def sf_generator_update(repeats: int) -> dict[str, float]:

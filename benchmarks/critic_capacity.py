@@ -24,10 +24,10 @@ import tensorflow as tf
 from scipy.optimize import linear_sum_assignment
 
 import qgan_lab  # noqa: F401  (first)
-from qgan_lab.capacity import critic_separation, fit_function, matched_gaussian, wasserstein_estimate
 from qgan_lab.data import get_target
-from qgan_lab.models import PureQuantumDiscriminator
-from qgan_lab.readouts import READOUTS
+from qgan_lab.models.quantum import PureQuantumDiscriminator
+from qgan_lab.models.readouts import READOUTS
+from qgan_lab.training.capacity import critic_separation, fit_function, matched_gaussian, wasserstein_estimate
 
 
 def empirical_w1(n: int = 1000, seed: int = 0) -> float:

@@ -5,7 +5,7 @@
 
 For every design (a set of ``[discriminator]`` settings over the ``bimodal`` preset) it prints
 
-* the **capacity diagnostic** (:func:`qgan_lab.capacity.capacity_diagnostic`): a fresh critic
+* the **capacity diagnostic** (:func:`qgan_lab.training.capacity.capacity_diagnostic`): a fresh critic
   trained to convergence (WGAN-GP, 600 updates, batch 64, learning rate 0.02; the classical MLP
   reference 0.002) against a *fixed* fake distribution,
   its held-out Wasserstein estimate beside the exact W1 between the two (POT's ``emd2`` on 2000
@@ -57,7 +57,7 @@ DESIGNS: dict[str, dict] = {
     "joint+phase": {**JOINT, **PHASE},
     "joint+phase 3 layers": {**JOINT, **PHASE, "layers": 3},
     "joint+phase c12": {**JOINT, **PHASE, "cutoff_dim": 12, "encoding_scale": 0.8},
-    "classical MLP": {},  # the reference: qgan_lab.classical.ClassicalCritic (2-64-64-1), not a quantum design
+    "classical MLP": {},  # the reference: qgan_lab.models.classical.ClassicalCritic (2-64-64-1), not a quantum design
 }
 CLASSICAL = "classical MLP"
 
@@ -79,12 +79,12 @@ def design_settings(name: str) -> dict:
 def run_capacity(name: str, seed: int = 0) -> list[dict]:
     """The capacity diagnostic of one design on the bimodal target."""
     import qgan_lab  # noqa: F401
-    from qgan_lab.capacity import capacity_diagnostic
     from qgan_lab.config import derive_input_range
-    from qgan_lab.models import PureQuantumDiscriminator
+    from qgan_lab.models.quantum import PureQuantumDiscriminator
+    from qgan_lab.training.capacity import capacity_diagnostic
 
     if name == CLASSICAL:
-        from qgan_lab.classical import ClassicalCritic
+        from qgan_lab.models.classical import ClassicalCritic
 
         make = lambda: ClassicalCritic(2, 64, seed + 1)  # noqa: E731
         return capacity_diagnostic(make, "bimodal", steps=600, batch_size=64, learning_rate=0.002, seed=seed)
@@ -106,8 +106,8 @@ def run_gan(name: str, seed: int, epochs: int | None, preset: str, game: str) ->
     cfg["discriminator"] = {"input_dim": cfg["discriminator"]["input_dim"], **design_settings(name)}
     trainer, data, validation, centers = build(cfg)
     if name == CLASSICAL:
-        from qgan_lab.classical import ClassicalCritic
         from qgan_lab.config import trainer_for
+        from qgan_lab.models.classical import ClassicalCritic
 
         trainer = trainer_for(cfg, trainer.generator, ClassicalCritic(2, 64, seed + 1))
     train = cfg["training"]

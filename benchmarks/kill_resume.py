@@ -90,8 +90,8 @@ def child_fail_after(batches: int, config: Path, out: Path) -> int:
     data generator that raises after ``batches`` batches; 3 if it raised, 0 if training ended first."""
     import logging
 
-    from qgan_lab import checkpoints
     from qgan_lab.config import build, load_config
+    from qgan_lab.training import checkpoints
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     cfg = load_config(config)
@@ -172,7 +172,7 @@ def _interrupt_moment(proc, out: Path, rng: random.Random, first: float, epoch: 
 
 
 def _newest(out: Path) -> int | None:
-    from qgan_lab.checkpoints import latest_epoch
+    from qgan_lab.training.checkpoints import latest_epoch
 
     return latest_epoch(out)
 

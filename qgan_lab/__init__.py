@@ -6,15 +6,15 @@ piece; every helper's docstring names its notebook.
 """
 
 from . import _compat  # noqa: F401  (must come first)
-from .callbacks import QuantumGANCallback
-from .circuits import CVCircuit, GateSpec, ParamRef
 from .data import create_bimodal_data_generator
-from .engines import get_engine
-from .fock import FockEngine
-from .gradients import QuantumGradientManager
-from .losses import QuantumMeasurementLoss, QuantumWassersteinLoss
-from .models import PureQuantumDiscriminator, PureQuantumGenerator
-from .training import QuantumGANTrainer
+from .models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
+from .sim.circuits import CVCircuit, GateSpec, ParamRef
+from .sim.engines import get_engine
+from .sim.fock import FockEngine
+from .training.callbacks import QuantumGANCallback
+from .training.gradients import QuantumGradientManager
+from .training.losses import QuantumMeasurementLoss, QuantumWassersteinLoss
+from .training.trainer import QuantumGANTrainer
 
 _compat.quiet_tensorflow()  # TensorFlow is imported by now: its retracing warnings stay out of notebooks
 

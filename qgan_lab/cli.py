@@ -1,5 +1,5 @@
 """Headless training: ``python -m qgan_lab train --config bimodal [overrides]``; sweeps:
-``python -m qgan_lab sweep SPEC.toml`` (:mod:`qgan_lab.sweep`).
+``python -m qgan_lab sweep SPEC.toml`` (:mod:`qgan_lab.sweep.tune`).
 
 Writes into ``--output-dir``: ``config.json`` (architecture), ``checkpoints/``, ``history.json``,
 ``plots/qgan_training_epoch_N.png``, ``final_generated_samples.npy``, ``evaluation.json``,
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_flag("epochs"), help="total epochs (a resumed run counts earlier ones)")
     train.add_argument("--steps-per-epoch", type=_flag("steps_per_epoch"))
     train.add_argument("--batch-size", type=_flag("batch_size"))
-    train.add_argument("--loss-type", help="a loss name of qgan_lab.losses.make_loss (default: the config's)")
+    train.add_argument("--loss-type", help="a loss name of qgan_lab.training.losses.make_loss (default: the config's)")
     train.add_argument("--seed", type=_flag("seed"))
     train.add_argument("--output-dir", default="runs/bimodal", help="where results go (default: runs/bimodal)")
     train.add_argument("--resume", action="store_true", help="continue the run in --output-dir")
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-tensorboard", action="store_true", help="no TensorBoard curves (default: OUTPUT_DIR/tensorboard)"
     )
     sub.add_parser("presets", help="list the bundled presets")
-    sweep = sub.add_parser("sweep", help="a sweep of trainings on Ray Tune, from a TOML spec (see qgan_lab.sweep)")
+    sweep = sub.add_parser("sweep", help="a sweep of trainings on Ray Tune, from a TOML spec (see qgan_lab.sweep.tune)")
     sweep.add_argument("spec", help="the sweep's .toml spec")
     sweep.add_argument("--resume", action="store_true", help="continue the sweep in its output folder")
     sweep.add_argument(
@@ -122,16 +122,16 @@ def run_config(
     finished_ok: bool = False,
 ) -> dict[str, Any]:
     """Train a checked config into ``output_dir``, evaluate, write the results and print the
-    report: what ``train`` runs, and each trial of a sweep (:mod:`qgan_lab.sweep`).
+    report: what ``train`` runs, and each trial of a sweep (:mod:`qgan_lab.sweep.tune`).
 
-    ``tensorboard`` adds a :class:`~qgan_lab.tensorboard.TensorBoardLogger` writing to
+    ``tensorboard`` adds a :class:`~qgan_lab.training.tensorboard.TensorBoardLogger` writing to
     ``output_dir/tensorboard`` (None: where the ``tensorboard`` package is installed, else a
     warning); ``callbacks`` go before it. ``finished_ok`` (sweeps): a resumed
     run that has done all its epochs is evaluated instead of refused. Returns the report."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from .checkpoints import atomic_write_text, latest_epoch
     from .config import build
-    from .evaluation import format_report
+    from .training.checkpoints import atomic_write_text, latest_epoch
+    from .training.evaluation import format_report
     from .validation import check_output_dir
 
     # a new run's folder is checked (created, probed) before the models are built; a resumed
@@ -140,7 +140,7 @@ def run_config(
     trainer, data_generator, validation, centers = build(cfg)
     trainer.callbacks.extend(callbacks or [])
     if tensorboard or tensorboard is None:
-        from .tensorboard import LOG_SUBDIR, TensorBoardLogger
+        from .training.tensorboard import LOG_SUBDIR, TensorBoardLogger
 
         try:
             trainer.callbacks.append(TensorBoardLogger(output_dir / LOG_SUBDIR, centers))
@@ -181,7 +181,7 @@ def _finish_evaluation(trainer: Any, output_dir: Path, epochs: int, data_generat
     or incomplete (killed during it): restore the final checkpoint, so the evaluation is run.
     False where there is training left to do (or the evaluation is complete: then ``train``
     says the run is done)."""
-    from . import checkpoints
+    from .training import checkpoints
 
     newest = checkpoints.latest_epoch(output_dir)
     if newest is None or newest < epochs or checkpoints.evaluation_done(output_dir, newest):
@@ -197,7 +197,7 @@ def _finish_evaluation(trainer: Any, output_dir: Path, epochs: int, data_generat
 
 def _interrupted(output_dir: str) -> str:
     """What an interrupted run left in ``output_dir``, read from the folder itself."""
-    from .checkpoints import latest_epoch
+    from .training.checkpoints import latest_epoch
 
     newest = latest_epoch(output_dir) if output_dir.strip() else None
     if newest is None:
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None, restore_signals: bool = True) -> int:
     try:
         with cli_spelling():
             if args.command == "sweep":
-                from .sweep import run_sweep
+                from .sweep.tune import run_sweep
 
                 results = run_sweep(args.spec, resume=args.resume, address=args.address, output_dir=args.output_dir)
                 return 1 if results.failed else 0

@@ -139,8 +139,8 @@ def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 
 def check_loss_name(loss_type: Any, spelled: str = "loss_type") -> str:
-    """``loss_type`` must be one of :data:`qgan_lab.losses.LOSS_TYPES`."""
-    from .losses import LOSS_TYPES
+    """``loss_type`` must be one of :data:`qgan_lab.training.losses.LOSS_TYPES`."""
+    from .training.losses import LOSS_TYPES
 
     check("loss_type", loss_type, spelled)
     if loss_type not in LOSS_TYPES:
@@ -209,10 +209,10 @@ def check_target(target: str, output_dim: int, input_dim: int) -> None:
 
 
 def trainer_for(cfg: dict[str, Any], generator: Any, discriminator: Any):
-    """A :class:`~qgan_lab.training.QuantumGANTrainer` for these two models with the config's
+    """A :class:`~qgan_lab.training.trainer.QuantumGANTrainer` for these two models with the config's
     ``[training]`` game and ``[loss]`` (the models may be any with the trainer's interface, e.g.
-    the classical controls of :mod:`qgan_lab.classical`)."""
-    from .training import QuantumGANTrainer
+    the classical controls of :mod:`qgan_lab.models.classical`)."""
+    from .training.trainer import QuantumGANTrainer
 
     train = cfg["training"]
     return QuantumGANTrainer(
@@ -234,7 +234,7 @@ def trainer_for(cfg: dict[str, Any], generator: Any, discriminator: Any):
 def build(cfg: dict[str, Any]):
     """Models, trainer, data generator, validation set and mixture centres from a config."""
     from .data import centers_of, make_data_generator, validation_set
-    from .models import PureQuantumDiscriminator, PureQuantumGenerator
+    from .models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
 
     data = cfg["data"]
     seed = int(cfg["training"].get("seed", 0))

@@ -123,14 +123,14 @@ def _numbers(value: Any) -> bool:
 
 
 def check_loss(loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type", table: str = "loss_kwargs") -> Any:
-    """Build the loss by calling :func:`~qgan_lab.losses.make_loss`. ``loss_type`` must be one of
+    """Build the loss by calling :func:`~qgan_lab.training.losses.make_loss`. ``loss_type`` must be one of
     its names (named as ``spelled`` in the error); each keyword must be one of the loss class's
     (else a ``BadType`` naming ``table``) and hold a finite number or a list of them (a string
     where the class's default is one), in the range the loss class accepts (else a ``BadValue``
     naming the keyword: ``loss_kwargs['key']``, or ``[loss] key`` for a TOML ``table``)."""
     import inspect
 
-    from .losses import LOSS_TYPES, loss_class, make_loss
+    from .training.losses import LOSS_TYPES, loss_class, make_loss
 
     def keyword(key: str) -> str:
         return f"{table} {key}" if table.startswith("[") else f"{table}[{key!r}]"
@@ -198,7 +198,7 @@ def check_output_dir(output_dir: Any) -> Path:
 def check_train_arguments(
     epochs: Any, steps_per_epoch: Any, save_interval: Any, plot_interval: Any, resume: Any
 ) -> tuple[int, int, int, int]:
-    """The integer arguments of :meth:`~qgan_lab.training.QuantumGANTrainer.train`."""
+    """The integer arguments of :meth:`~qgan_lab.training.trainer.QuantumGANTrainer.train`."""
     if not isinstance(resume, bool):
         raise BadType("resume", f"must be True or False, got {resume!r}")
     return (
@@ -312,7 +312,7 @@ def check(name: str, value: Any, spelled: str | None = None) -> Any:
 def check_config_values(cfg: dict[str, Any]) -> None:
     """Type and range of every key of a config that has an :data:`ARGUMENTS` rule (the same
     rule as the Python keyword of that name); the argument is named ``[section] key``."""
-    from .losses import LOSS_TYPES
+    from .training.losses import LOSS_TYPES
 
     for section in ("data", "generator", "discriminator", "training"):
         for key, value in (cfg.get(section) or {}).items():

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from test_training import TINY_TOML
 
-from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer, checkpoints
+from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer
 from qgan_lab.cli import main
 from qgan_lab.config import build, load_config
 from qgan_lab.data import make_data_generator
+from qgan_lab.training import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -392,7 +393,7 @@ def test_non_finite_weights_are_reported(caplog):
 
 
 def test_cutoffs_the_engine_holds_never_crash_the_bounds():
-    from qgan_lab.cutoff import displacement_bound, parameter_bounds, squeezing_bound
+    from qgan_lab.sim.cutoff import displacement_bound, parameter_bounds, squeezing_bound
 
     for cutoff in (155, 156, 171, 400):
         r_disp, r_sq = displacement_bound(cutoff), squeezing_bound(cutoff)
@@ -421,7 +422,7 @@ def test_config_files_and_targets(tmp_path):
 def test_full_disk_names_the_folder_and_keeps_the_older_checkpoints(tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from qgan_lab import checkpoints
+    from qgan_lab.training import checkpoints
 
     trainer = fake_run(tmp_path, epoch=3)
     trainer.epoch.assign(4)

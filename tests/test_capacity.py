@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from qgan_lab.capacity import critic_separation, fit_function, matched_gaussian
 from qgan_lab.data import validation_set
-from qgan_lab.models import PureQuantumDiscriminator
+from qgan_lab.models.quantum import PureQuantumDiscriminator
+from qgan_lab.training.capacity import critic_separation, fit_function, matched_gaussian
 
 # measured with benchmarks/critic_capacity.py (300 steps: MSE 0.0015, held-out W 0.89)
 CRITIC = dict(readout="mean", reupload=True)
@@ -47,7 +47,7 @@ def test_capacity_helpers_reject_bad_arguments():
 def test_exact_w1_is_optimal_transport_on_samples():
     from scipy.stats import wasserstein_distance
 
-    from qgan_lab.capacity import exact_w1
+    from qgan_lab.training.capacity import exact_w1
 
     rng = np.random.default_rng(0)
     a = rng.normal(size=(300, 2))
@@ -59,7 +59,7 @@ def test_exact_w1_is_optimal_transport_on_samples():
 
 
 def test_capacity_diagnostic_compares_a_trained_critic_with_the_exact_distance():
-    from qgan_lab.capacity import capacity_diagnostic, diagnostic_fakes
+    from qgan_lab.training.capacity import capacity_diagnostic, diagnostic_fakes
 
     fakes = diagnostic_fakes("bimodal")
     assert sorted(fakes) == ["gaussian", "shifted", "widened"]

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer, checkpoints
-from qgan_lab.callbacks import QuantumGANCallback
+from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer
 from qgan_lab.data import make_data_generator
+from qgan_lab.training import checkpoints
+from qgan_lab.training.callbacks import QuantumGANCallback
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qgan_lab.circuits import CVCircuit, GateList, GateSpec, ParamRef, mesh_pairs, n_beamsplitters
+from qgan_lab.sim.circuits import CVCircuit, GateList, GateSpec, ParamRef, mesh_pairs, n_beamsplitters
 
 
 def test_parameter_groups_and_counts():

@@ -1,12 +1,12 @@
-"""The classical controls (qgan_lab.classical): sizes, the trainer's interface, the weight average."""
+"""The classical controls (qgan_lab.models.classical): sizes, the trainer's interface, the weight average."""
 
 import numpy as np
 import tensorflow as tf
 
-from qgan_lab.classical import ClassicalCritic, ClassicalGenerator, matching_width
 from qgan_lab.data import make_data_generator, validation_set
-from qgan_lab.models import PureQuantumGenerator
-from qgan_lab.training import QuantumGANTrainer
+from qgan_lab.models.classical import ClassicalCritic, ClassicalGenerator, matching_width
+from qgan_lab.models.quantum import PureQuantumGenerator
+from qgan_lab.training.trainer import QuantumGANTrainer
 
 
 def test_matching_width_gives_the_smallest_mlp_with_at_least_as_many_parameters():

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from qgan_lab.callbacks import ModeCollapseMonitor, guide_callbacks
 from qgan_lab.cli import build_parser, show_progress
-from qgan_lab.dashboard import Dashboard
-from qgan_lab.widgets import notebook_logging
+from qgan_lab.lab.widgets import notebook_logging
+from qgan_lab.training.callbacks import ModeCollapseMonitor, guide_callbacks
+from qgan_lab.training.dashboard import Dashboard
 
 CENTERS = [[-2.0, -2.0], [2.0, 2.0]]
 
@@ -27,8 +27,8 @@ def test_notebook_logging_writes_plain_lines_to_the_current_stdout(monkeypatch):
     out, err = io.StringIO(), io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)  # the handler follows sys.stdout (a cell, an Output widget)
     monkeypatch.setattr(sys, "stderr", err)
-    logging.getLogger("qgan_lab.training").info("Epoch 1: G_loss=0.1")
-    logging.getLogger("qgan_lab.callbacks").warning("Potential mode collapse")
+    logging.getLogger("qgan_lab.training.trainer").info("Epoch 1: G_loss=0.1")
+    logging.getLogger("qgan_lab.training.callbacks").warning("Potential mode collapse")
     logging.getLogger("some_other_library").warning("Sharding callback duration")  # root untouched
     assert out.getvalue() == "Epoch 1: G_loss=0.1\nWARNING: Potential mode collapse\n"
     assert (root.level, list(root.handlers)) == root_before  # the root logger is not configured
@@ -40,7 +40,7 @@ def test_notebook_logging_writes_plain_lines_to_the_current_stdout(monkeypatch):
 
 
 def test_training_panel_is_disabled_and_says_training_while_it_runs():
-    from qgan_lab.widgets import training_panel
+    from qgan_lab.lab.widgets import training_panel
 
     seen = []
     panel = training_panel(lambda **kw: seen.append((panel.button.disabled, panel.button.description)), epochs=1)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer
-from qgan_lab.callbacks import CutoffMonitor
-from qgan_lab.cutoff import displacement_bound, parameter_bounds, squeezing_bound
-from qgan_lab.losses import physics_regularization
+from qgan_lab.sim.cutoff import displacement_bound, parameter_bounds, squeezing_bound
+from qgan_lab.training.callbacks import CutoffMonitor
+from qgan_lab.training.losses import physics_regularization
 
 
 def one_mode(cutoff=4, **weights):

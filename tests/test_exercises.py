@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from qgan_lab.exercises import EXERCISES, check
+from qgan_lab.lab.exercises import EXERCISES, check
 
 
 def _poisson_cutoff(mean: float, keep: float) -> int:

@@ -5,21 +5,13 @@ import pytest
 import tensorflow as tf
 from conftest import rel_err
 
-from qgan_lab import fock
-from qgan_lab.circuits import CVCircuit, GateList, GateSpec, ParamRef
-from qgan_lab.fock import (
-    FockEngine,
-    beamsplitter_matrix,
-    displacement_matrix,
-    flop_estimate,
-    kerr_matrix,
-    rotation_matrix,
-    skew,
-    squeezing_matrix,
-    unskew,
-)
-from qgan_lab.observables import quadrature_expectations
-from qgan_lab.sf_engine import StrawberryFieldsEngine
+from qgan_lab.sim import fock, gates, layout
+from qgan_lab.sim.circuits import CVCircuit, GateList, GateSpec, ParamRef
+from qgan_lab.sim.fock import FockEngine, flop_estimate
+from qgan_lab.sim.gates import beamsplitter_matrix, displacement_matrix, kerr_matrix, rotation_matrix, squeezing_matrix
+from qgan_lab.sim.layout import skew, unskew
+from qgan_lab.sim.observables import quadrature_expectations
+from qgan_lab.sim.sf_engine import StrawberryFieldsEngine
 
 C128 = tf.complex128
 CUTOFF = 5
@@ -154,7 +146,7 @@ def test_every_gate_is_accurate_at_the_largest_cutoff_and_amplitude_in_both_dtyp
     )
 
 
-@pytest.mark.parametrize("cutoff", [2, 6, fock.BS_POLYNOMIAL_MAX_CUTOFF])
+@pytest.mark.parametrize("cutoff", [2, 6, gates.BS_POLYNOMIAL_MAX_CUTOFF])
 def test_polynomial_and_recurrence_beamsplitters_agree_with_their_gradients(cutoff):
     """The two constructions (polynomial up to BS_POLYNOMIAL_MAX_CUTOFF, recurrence above) are
     the same matrix for batched parameters (theta = pi/2 included), and so are the gradients."""
@@ -163,7 +155,7 @@ def test_polynomial_and_recurrence_beamsplitters_agree_with_their_gradients(cuto
     rng = np.random.default_rng(3)
     probe = tf.constant(rng.normal(size=(cutoff,) * 4) + 1j * rng.normal(size=(cutoff,) * 4), C128)
     results = []
-    for build in (fock._beamsplitter_polynomial, fock._beamsplitter_recurrence):
+    for build in (gates._beamsplitter_polynomial, gates._beamsplitter_recurrence):
         with tf.GradientTape() as tape:
             matrix = build(theta, phi, cutoff, C128)
             loss = tf.reduce_sum(tf.math.real(matrix * probe))
@@ -259,11 +251,11 @@ def test_flop_estimate_grows_with_size():
     assert flop_estimate(CVCircuit(4, 2, 6), 16) > flop_estimate(CVCircuit(2, 2, 6), 16) > 0
     # single-mode passes counted only where they are not folded into beamsplitters
     beamsplitters_only = {c: 8.0 * 4 * 16 * c**4 for c in (6, 10)}  # 4 beamsplitters on 2 modes
-    assert fock.folds_gates(6, 2, 16) and flop_estimate(CVCircuit(2, 2, 6), 16) == beamsplitters_only[6]
-    assert not fock.folds_gates(10, 2, 16) and flop_estimate(CVCircuit(2, 2, 10), 16) > beamsplitters_only[10]
+    assert layout.folds_gates(6, 2, 16) and flop_estimate(CVCircuit(2, 2, 6), 16) == beamsplitters_only[6]
+    assert not layout.folds_gates(10, 2, 16) and flop_estimate(CVCircuit(2, 2, 10), 16) > beamsplitters_only[10]
     # 2 modes fold up to c^2 < 4 B, other sizes up to c^(4 - M) < B
-    assert fock.folds_gates(10, 2, 26) and not fock.folds_gates(10, 2, 25)
-    assert fock.folds_gates(4, 3, 5) and not fock.folds_gates(4, 3, 4) and not fock.folds_gates(4, 2, None)
+    assert layout.folds_gates(10, 2, 26) and not layout.folds_gates(10, 2, 25)
+    assert layout.folds_gates(4, 3, 5) and not layout.folds_gates(4, 3, 4) and not layout.folds_gates(4, 2, None)
 
 
 def test_blocked_and_dense_two_mode_gates_agree_including_per_sample_beamsplitters():
@@ -295,7 +287,7 @@ def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum(monkeyp
     """apply_two_mode_last moves a gate's modes last and leaves them there; undoing the order
     at the end gives the plain einsum's state, for shared, per-sample and repeated pairs, with
     the state in real form (product_form) or complex."""
-    monkeypatch.setattr(fock, "REAL_FORM_MIN_ROWS", real_from_rows)
+    monkeypatch.setattr(layout, "REAL_FORM_MIN_ROWS", real_from_rows)
     c, batch = 3, 2
     rng = np.random.default_rng(7)
     state = tf.constant(rng.normal(size=(batch, c, c, c)) + 1j * rng.normal(size=(batch, c, c, c)), tf.complex128)
@@ -303,13 +295,13 @@ def test_two_mode_gates_on_axes_left_in_any_order_match_the_plain_einsum(monkeyp
     for modes, per_sample in (((0, 1), False), ((2, 0), False), ((2, 0), False), ((1, 2), True), ((0, 2), False)):
         shape = (batch, c, c, c, c) if per_sample else (c, c, c, c)
         gate = tf.constant(rng.normal(size=shape) + 1j * rng.normal(size=shape), tf.complex128)
-        plain = fock.apply_two_mode_dense(plain, gate, modes)
-        moved = fock.product_form(moved, gate, 3, batch)
+        plain = layout.apply_two_mode_dense(plain, gate, modes)
+        moved = layout.product_form(moved, gate, 3, batch)
         forms.add(moved.dtype.is_floating)
-        moved, order = fock.apply_two_mode_last(moved, gate, order, modes)
+        moved, order = layout.apply_two_mode_last(moved, gate, order, modes)
     assert forms == ({True, False} if real_from_rows == 1 else {False})  # per-sample gates: complex
     assert order != [0, 1, 2]  # the axes were left permuted
-    restored = tf.transpose(fock.complex_form(moved), [0] + [order.index(m) + 1 for m in range(3)])
+    restored = tf.transpose(layout.complex_form(moved), [0] + [order.index(m) + 1 for m in range(3)])
     assert rel_err(restored, plain) < 1e-12
 
 
@@ -319,8 +311,8 @@ def test_a_per_sample_gate_works_on_the_complex_form_of_a_real_form_state():
     state = tf.constant(rng.normal(size=shape) + 1j * rng.normal(size=shape), tf.complex128)
     for modes in ((0, 1), (2, 0)):
         gate = tf.constant(rng.normal(size=(2, 3, 3, 3, 3)) + 1j * rng.normal(size=(2, 3, 3, 3, 3)), tf.complex128)
-        out, order = fock.apply_two_mode_last(fock.to_real(state), gate, [0, 1, 2], modes)
-        assert order == [0, 1, 2] and rel_err(out, fock.apply_two_mode_dense(state, gate, modes)) < 1e-12
+        out, order = layout.apply_two_mode_last(layout.to_real(state), gate, [0, 1, 2], modes)
+        assert order == [0, 1, 2] and rel_err(out, layout.apply_two_mode_dense(state, gate, modes)) < 1e-12
 
 
 @pytest.mark.parametrize("dtype", [tf.complex64, C128])
@@ -333,8 +325,8 @@ def test_real_matrix_on_real_form_rows_is_the_complex_product_with_its_gradients
     weights = tf.constant(rng.normal(size=(7, 9)), dtype.real_dtype)
 
     def real_form(a, b):
-        out = tf.matmul(tf.reshape(fock.to_real(a), [7, 18]), fock.real_matrix(b), transpose_b=True)
-        return fock.to_complex(tf.reshape(out, [7, 9, 2]))
+        out = tf.matmul(tf.reshape(layout.to_real(a), [7, 18]), layout.real_matrix(b), transpose_b=True)
+        return layout.to_complex(tf.reshape(out, [7, 9, 2]))
 
     results = []
     for product in (real_form, lambda a, b: tf.matmul(a, b, transpose_b=True)):
@@ -349,7 +341,7 @@ def test_real_matrix_on_real_form_rows_is_the_complex_product_with_its_gradients
 
 
 def test_transposes_of_real_form_states_keep_the_pair_axis_last():
-    """fock._transpose of a state in real form is tf.transpose with the (re, im) axis kept last,
+    """layout._transpose of a state in real form is tf.transpose with the (re, im) axis kept last,
     for every order of 4 modes: rotations (done as planes stacked back) and the others."""
     import itertools
 
@@ -364,22 +356,22 @@ def test_transposes_of_real_form_states_keep_the_pair_axis_last():
         rest = perm[start:]
         rotations += any(rest == sorted(rest)[k:] + sorted(rest)[:k] for k in range(1, len(rest)))
         expected = tf.transpose(state, perm + [5])
-        assert np.array_equal(fock._transpose(state, perm, True).numpy(), expected.numpy()), perm
-        assert np.array_equal(fock._transpose(state[..., 0], perm, False).numpy(), expected[..., 0].numpy())
+        assert np.array_equal(layout._transpose(state, perm, True).numpy(), expected.numpy()), perm
+        assert np.array_equal(layout._transpose(state[..., 0], perm, False).numpy(), expected[..., 0].numpy())
     assert rotations >= 6  # both branches ran
-    assert np.array_equal(fock._transpose(state, [0, 1, 2, 3, 4], True).numpy(), state.numpy())  # identity
+    assert np.array_equal(layout._transpose(state, [0, 1, 2, 3, 4], True).numpy(), state.numpy())  # identity
 
 
 @pytest.mark.parametrize("dtype", [tf.float64, C128])
 def test_sparse_product_is_the_dense_product_to_second_order(dtype):
-    """fock._sparse_product(table) gives x @ table, and the gradients of first and second order
+    """gates._sparse_product(table) gives x @ table, and the gradients of first and second order
     of a nonlinear function of it (as the gradient penalty needs) equal the dense product's;
     the beamsplitter and ladder tables' products equal their einsums."""
     rng = np.random.default_rng(9)
     table = rng.normal(size=(7, 5)) * (rng.uniform(size=(7, 5)) < 0.3)
     table[:, 2] = 0.0  # an empty column
     x = tf.constant(rng.normal(size=(3, 7)) + (1j * rng.normal(size=(3, 7)) if dtype.is_complex else 0), dtype)
-    apply = fock._sparse_product(table)[0]
+    apply = gates._sparse_product(table)[0]
     results = []
     for product in (apply, lambda v: tf.matmul(v, tf.constant(table, dtype))):
         with tf.GradientTape() as outer:
@@ -394,11 +386,11 @@ def test_sparse_product_is_the_dense_product_to_second_order(dtype):
     for sparse, dense in zip(*results):
         assert rel_err(sparse, dense) < 1e-12
     monomials = tf.constant(rng.normal(size=(2, 121)))
-    coef = fock._beamsplitter_tables(6)[0]
-    assert rel_err(fock._beamsplitter_product(6)[0](monomials), monomials.numpy() @ coef) < 1e-12
+    coef = gates._beamsplitter_tables(6)[0]
+    assert rel_err(gates._beamsplitter_product(6)[0](monomials), monomials.numpy() @ coef) < 1e-12
     powers = tf.constant(rng.normal(size=(4, 3)))
-    ladder = fock._ladder_table(6, 2)
-    flat = fock._ladder_product(6, 2)[0](powers).numpy()
+    ladder = gates._ladder_table(6, 2)
+    flat = gates._ladder_product(6, 2)[0](powers).numpy()
     assert rel_err(flat, np.einsum("bj,jmk->bmk", powers.numpy(), ladder).reshape(4, 36)) < 1e-12
 
 
@@ -430,7 +422,7 @@ def test_shared_single_mode_gates_are_folded_into_beamsplitters_with_the_same_st
     beamsplitters) are still applied to the state. Same ket and gradients as the blocked engine,
     which folds nothing."""
     passes = []
-    original = fock.apply_single_mode
+    original = layout.apply_single_mode
     monkeypatch.setattr(fock, "apply_single_mode", lambda *a: passes.append(1) or original(*a))
     guide = CVCircuit(4, 2, 4, n_inputs=4)  # the guide's layout (no re-uploading), small cutoff
     weights = {k: tf.constant(v) for k, v in guide.init_weights(3, 0.5, 0.2).items()}
@@ -488,8 +480,8 @@ def test_states_in_real_form_give_the_complex_kets_and_gradients(monkeypatch):
         (GateList(3, 4, gates), 1, C128),
     ]
     converted = []
-    original = fock.to_real
-    monkeypatch.setattr(fock, "to_real", lambda s: converted.append(1) or original(s))
+    original = layout.to_real
+    monkeypatch.setattr(layout, "to_real", lambda s: converted.append(1) or original(s))
     rng = np.random.default_rng(11)
     for circuit, n_inputs, dtype in circuits:
         real = dtype.real_dtype
@@ -500,7 +492,7 @@ def test_states_in_real_form_give_the_complex_kets_and_gradients(monkeypatch):
         inputs = tf.constant(rng.normal(size=(3, n_inputs)), real)
         results = []
         for real_from_rows in (1, 10**9):
-            monkeypatch.setattr(fock, "REAL_FORM_MIN_ROWS", real_from_rows)
+            monkeypatch.setattr(layout, "REAL_FORM_MIN_ROWS", real_from_rows)
             converted.clear()
             # a gradient-penalty-like value: the weights' gradient of a norm of the input gradient
             with tf.GradientTape() as outer:
@@ -527,14 +519,14 @@ def test_a_folded_two_mode_circuit_in_real_form_gives_the_blocked_engines_ket_an
     gradients (a gradient-penalty-like value) as the blocked engine, which neither folds nor
     converts. At cutoff 10 it does not fold, and stays complex."""
     circuit = CVCircuit(2, 2, cutoff, n_inputs=2, reupload=reupload)
-    assert fock.folds_gates(cutoff, 2, 16) == folds and 16 >= fock.FOLDED_TWO_MODE_REAL_ROWS
-    assert fock.real_form_min_rows(2, folds) == (16 if folds else fock.REAL_FORM_MIN_ROWS)
-    assert fock.real_form_min_rows(4, True) == fock.REAL_FORM_MIN_ROWS  # (the paired states' rule too)
+    assert layout.folds_gates(cutoff, 2, 16) == folds and 16 >= layout.FOLDED_TWO_MODE_REAL_ROWS
+    assert layout.real_form_min_rows(2, folds) == (16 if folds else layout.REAL_FORM_MIN_ROWS)
+    assert layout.real_form_min_rows(4, True) == layout.REAL_FORM_MIN_ROWS  # (the paired states' rule too)
     weights = {k: tf.Variable(v, dtype=tf.float64) for k, v in circuit.init_weights(3, 0.5, 0.2).items()}
     inputs = tf.constant(np.random.default_rng(4).normal(size=(16, 2)) * 0.5, tf.float64)
     converted = []
-    original = fock.to_real
-    monkeypatch.setattr(fock, "to_real", lambda s: converted.append(1) or original(s))
+    original = layout.to_real
+    monkeypatch.setattr(layout, "to_real", lambda s: converted.append(1) or original(s))
     results = []
     for engine in (FockEngine(), FockEngine(two_mode="blocked")):
         converted.clear()
@@ -558,9 +550,9 @@ def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():
     per-sample beamsplitter, and a circuit that ends before the whole state is built."""
     guide = CVCircuit(4, 2, 4, n_inputs=4)
     first = [k for k, g in enumerate(guide.gates()) if len(g.modes) == 2][:3]
-    assert fock.paired_start(guide) == set(first[:2])
+    assert layout.paired_start(guide) == set(first[:2])
     assert [guide.gates()[k].modes for k in first[:2]] == [(0, 1), (2, 3)]
-    assert fock.paired_start(CVCircuit(2, 1, 4)) == set()  # two modes: the pair is the state
+    assert layout.paired_start(CVCircuit(2, 1, 4)) == set()  # two modes: the pair is the state
     x0 = ParamRef("x", index=0)
     circuits = {
         "pending and per-sample": (
@@ -581,15 +573,15 @@ def test_first_beamsplitters_on_untouched_modes_act_on_two_mode_states():
         ),
     }
     five = CVCircuit(5, 1, 3, n_inputs=2)  # a mode left over beside the two pairs
-    assert len(fock.paired_start(five)) == 2
+    assert len(layout.paired_start(five)) == 2
     weights = {k: tf.constant(v) for k, v in five.init_weights(2, 0.4, 0.2).items()}
     z = tf.constant(np.random.default_rng(6).normal(size=(2, 2)))
     kets = [engine.ket(five, weights, z, C128).numpy() for engine in (FockEngine(), FockEngine(two_mode="blocked"))]
     assert kets[0].shape == (2, 3, 3, 3, 3, 3) and np.max(np.abs(kets[0] - kets[1])) < 1e-12
     inputs = tf.constant([[0.3], [-0.8], [1.2]], dtype=tf.float64)
-    for gates in circuits.values():
-        circuit = GateList(4, 3, gates)
-        assert len(fock.paired_start(circuit)) == 2
+    for gate_list in circuits.values():
+        circuit = GateList(4, 3, gate_list)
+        assert len(layout.paired_start(circuit)) == 2
         params = tf.Variable(np.random.default_rng(4).uniform(-0.7, 0.7, 11))
         ket_b = assert_dense_matches_blocked(circuit, params, inputs)
         # a batch unknown when traced: pairs without folding (folds_gates needs the batch size)

@@ -1,4 +1,4 @@
-"""qgan_lab.fused: the whole training step in one compiled call gives the per-update path's results,
+"""qgan_lab.training.fused: the whole training step in one compiled call gives the per-update path's results,
 and a bad update inside it is redone on the per-update path (finite differences or a skip)."""
 
 import numpy as np
@@ -7,9 +7,9 @@ import tensorflow as tf
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
 from qgan_lab.data import create_bimodal_data_generator
-from qgan_lab.fused import FusedStep, all_finite, clip_by_norm
-from qgan_lab.gradients import QuantumGradientManager
-from qgan_lab.training import QuantumGANTrainer
+from qgan_lab.training.fused import FusedStep, all_finite, clip_by_norm
+from qgan_lab.training.gradients import QuantumGradientManager
+from qgan_lab.training.trainer import QuantumGANTrainer
 
 
 def _trainer(fused: bool, loss_type: str = "wasserstein", dtype=tf.complex64, **kwargs) -> QuantumGANTrainer:
@@ -94,7 +94,7 @@ def test_fused_step_gives_the_per_update_weights_metrics_and_counters(loss_type,
         assert runs[0][2]["clipped_steps"] == runs[0][2]["total_steps"] > 0
 
 
-#: where each injected failure strikes: the three ways of qgan_lab.troubleshooting that give NaN
+#: where each injected failure strikes: the three ways of qgan_lab.lab.troubleshooting that give NaN
 #: gradients in the graph, at one update (counted by that side's optimizer), and a non-finite
 #: loss, on the step whose real batch carries a sentinel (a skipped update does not count)
 FAILURES = {

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgan_lab.gradients import (
+from qgan_lab.lab.troubleshooting import cutoff_overflow_case, dropped_gate_case, sqrt_at_zero_case
+from qgan_lab.training.gradients import (
     QuantumGradientManager,
     count_valid,
     finite_difference_gradient,
     gradient_flow_report,
     gradient_status,
 )
-from qgan_lab.troubleshooting import cutoff_overflow_case, dropped_gate_case, sqrt_at_zero_case
 
 CASES = {"sqrt": sqrt_at_zero_case, "dropped": dropped_gate_case, "overflow": cutoff_overflow_case}
 EXPECTED_BAD = {"sqrt": "nan", "dropped": "None", "overflow": "nan"}

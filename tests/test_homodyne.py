@@ -10,9 +10,9 @@ from scipy import stats
 from scipy.special import eval_hermite, gammaln
 
 from qgan_lab._compat import import_strawberryfields
-from qgan_lab.circuits import GateList, GateSpec, ParamRef
-from qgan_lab.fock import FockEngine
-from qgan_lab.homodyne import (
+from qgan_lab.sim.circuits import GateList, GateSpec, ParamRef
+from qgan_lab.sim.fock import FockEngine
+from qgan_lab.sim.homodyne import (
     hermite_functions,
     hermite_integrals,
     marginal_cdf,

@@ -3,8 +3,9 @@ import pytest
 import tensorflow as tf
 from conftest import rel_err
 
-from qgan_lab.gradients import finite_difference_gradient
-from qgan_lab.losses import (
+from qgan_lab.models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
+from qgan_lab.training.gradients import finite_difference_gradient
+from qgan_lab.training.losses import (
     BinaryCrossEntropyLoss,
     QuantumMeasurementLoss,
     QuantumWassersteinLoss,
@@ -13,7 +14,6 @@ from qgan_lab.losses import (
     make_loss,
     physics_regularization,
 )
-from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator
 
 
 def linear_critic(w, b=0.3):

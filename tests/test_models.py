@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 from conftest import critic_loss_and_gradient, rel_err
 
-from qgan_lab.gradients import finite_difference_gradient, gradient_flow_report
-from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator, combiner_matrix
+from qgan_lab.models.quantum import PureQuantumDiscriminator, PureQuantumGenerator, combiner_matrix
+from qgan_lab.training.gradients import finite_difference_gradient, gradient_flow_report
 
 
 def guide_models(**kwargs):
@@ -205,7 +205,7 @@ def test_sample_readout_gradients_are_finite_and_reach_every_variable():
 
 
 def test_sample_readout_configuration_errors_and_checkpoint_refusal(tmp_path):
-    from qgan_lab.training import QuantumGANTrainer
+    from qgan_lab.training.trainer import QuantumGANTrainer
 
     with pytest.raises(ValueError, match="readout"):
         PureQuantumGenerator(2, 2, 2, 1, 4, readout="photons")
@@ -223,7 +223,7 @@ def test_sample_readout_configuration_errors_and_checkpoint_refusal(tmp_path):
 
 
 def test_generate_runs_batches_over_the_training_memory_limit_in_chunks():
-    from qgan_lab.fock import FockEngine
+    from qgan_lab.sim.fock import FockEngine
 
     probe = PureQuantumGenerator(2, 2, 2, 1, 4, seed=0)
     per_row = probe.engine.memory_estimate(probe.circuit, 1)

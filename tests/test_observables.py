@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from qgan_lab.circuits import CVCircuit
-from qgan_lab.observables import (
+from qgan_lab.sim.circuits import CVCircuit
+from qgan_lab.sim.observables import (
     annihilation_expectations,
     fock_probabilities,
     mean_photon_numbers,
@@ -12,7 +12,7 @@ from qgan_lab.observables import (
     quadrature_expectations,
     state_trace,
 )
-from qgan_lab.sf_engine import StrawberryFieldsEngine
+from qgan_lab.sim.sf_engine import StrawberryFieldsEngine
 
 
 def sf_state(cutoff=5, strength=0.5, dtype=tf.complex64):

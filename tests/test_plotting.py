@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qgan_lab.circuits import CVCircuit
-from qgan_lab.plotting import (
+from qgan_lab.lab.plotting import (
     plot_fock_distribution,
     plot_homodyne_histogram,
     plot_samples,
@@ -15,7 +14,8 @@ from qgan_lab.plotting import (
     reduced_density_matrix,
     wigner,
 )
-from qgan_lab.sf_engine import StrawberryFieldsEngine
+from qgan_lab.sim.circuits import CVCircuit
+from qgan_lab.sim.sf_engine import StrawberryFieldsEngine
 
 
 def test_wigner_and_reduced_density_matrix_match_strawberry_fields():
@@ -94,11 +94,11 @@ def test_homodyne_histogram_draws_samples_and_density_and_checks_lengths():
 
 
 def test_critic_snapshots_keep_the_critics_score_and_the_maps_draw():
-    from qgan_lab.callbacks import CriticSnapshots
     from qgan_lab.data import make_data_generator, validation_set
-    from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator
-    from qgan_lab.plotting import plot_critic_maps
-    from qgan_lab.training import QuantumGANTrainer
+    from qgan_lab.lab.plotting import plot_critic_maps
+    from qgan_lab.models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
+    from qgan_lab.training.callbacks import CriticSnapshots
+    from qgan_lab.training.trainer import QuantumGANTrainer
 
     snapshots = CriticSnapshots(epochs=[1, 2], low=-3, high=3, points=7)
     with pytest.raises(ValueError, match="no epoch yet"):

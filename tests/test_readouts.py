@@ -1,4 +1,4 @@
-"""The critic's readouts (qgan_lab.readouts): the joint photon-number readout against Strawberry
+"""The critic's readouts (qgan_lab.models.readouts): the joint photon-number readout against Strawberry
 Fields' own Fock probabilities and against central finite differences."""
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 from conftest import critic_loss_and_gradient, rel_err
 
-from qgan_lab.gradients import finite_difference_gradient
-from qgan_lab.models import PureQuantumDiscriminator
-from qgan_lab.readouts import init_readout, joint_expectation, readout_shapes
-from qgan_lab.sf_engine import StrawberryFieldsEngine
+from qgan_lab.models.quantum import PureQuantumDiscriminator
+from qgan_lab.models.readouts import init_readout, joint_expectation, readout_shapes
+from qgan_lab.sim.sf_engine import StrawberryFieldsEngine
+from qgan_lab.training.gradients import finite_difference_gradient
 
 
 def joint_critic(engine="fock", **kwargs):

@@ -1,4 +1,4 @@
-"""qgan_lab.steps: the compiled pieces of a training step, and the eager path of models built
+"""qgan_lab.training.steps: the compiled pieces of a training step, and the eager path of models built
 with ``jit_compile=False``."""
 
 import numpy as np
@@ -7,8 +7,8 @@ import tensorflow as tf
 from conftest import rel_err
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.losses import QuantumMMDLoss, QuantumWassersteinLoss
-from qgan_lab.steps import TrainingSteps, combine_losses
+from qgan_lab.training.losses import QuantumMMDLoss, QuantumWassersteinLoss
+from qgan_lab.training.steps import TrainingSteps, combine_losses
 
 
 def _steps(jit: bool, loss) -> TrainingSteps:

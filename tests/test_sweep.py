@@ -1,4 +1,4 @@
-"""Sweeps on Ray Tune (:mod:`qgan_lab.sweep`) and TensorBoard curves (:mod:`qgan_lab.tensorboard`).
+"""Sweeps on Ray Tune (:mod:`qgan_lab.sweep.tune`) and TensorBoard curves (:mod:`qgan_lab.training.tensorboard`).
 
 Tiny runs (1-mode models, cutoff 3, 2 steps an epoch): a local sweep end to end with a failing
 trial among the good ones, a sweep killed (SIGKILL of its process group) and resumed on a Ray
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from qgan_lab.sweep import load_spec, run_sweep
-from qgan_lab.tensorboard import read_scalars
+from qgan_lab.sweep.tune import load_spec, run_sweep
+from qgan_lab.training.tensorboard import read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def test_a_bad_spec_is_a_named_error_before_any_trial(tmp_path, case):
 
 
 def test_importing_the_package_imports_neither_ray_nor_tensorboard():
-    code = "import sys, qgan_lab, qgan_lab.cli, qgan_lab.sweep, qgan_lab.tensorboard; "
+    code = "import sys, qgan_lab, qgan_lab.cli, qgan_lab.sweep.tune, qgan_lab.training.tensorboard; "
     code += "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ray', 'tensorboard', 'tensorboardX')))"
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -99,7 +99,7 @@ def test_asha_and_search_settings_reach_tune(tmp_path):
     runs here): ASHA over epochs up to the config's, a random search's lists as choices."""
     from ray.tune.schedulers import ASHAScheduler
 
-    from qgan_lab.sweep import _param_space, _tune_config
+    from qgan_lab.sweep.tune import _param_space, _tune_config
 
     asha = 'search = "random"\nnum_samples = 3\n[sweep.asha]\ngrace_period = 1\nreduction_factor = 3'
     spec = load_spec(write_spec(tmp_path, "[space.training]\nlearning_rate_d = [1e-3, 2e-3]", asha))

@@ -1,4 +1,4 @@
-"""The sweep without Ray (:mod:`qgan_lab.sweep_loop`): the memory limit it reads, the choice
+"""The sweep without Ray (:mod:`qgan_lab.sweep.loop`): the memory limit it reads, the choice
 between Ray and the loop, and a grid run one trial after another with a failing trial."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_sweep import write_spec
 
-from qgan_lab import sweep_loop
-from qgan_lab.sweep import load_spec
+from qgan_lab.sweep import loop as sweep_loop
+from qgan_lab.sweep.tune import load_spec
 
 
 def test_memory_limit_reads_binder_then_the_cgroup(tmp_path):

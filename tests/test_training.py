@@ -10,9 +10,9 @@ import pytest
 import tensorflow as tf
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.callbacks import EarlyStopping, LearningRateRule, ModeCollapseMonitor, QuantumGANCallback
 from qgan_lab.data import create_bimodal_data_generator, make_data_generator, validation_set
-from qgan_lab.training import HISTORY_KEYS, QuantumGANTrainer
+from qgan_lab.training.callbacks import EarlyStopping, LearningRateRule, ModeCollapseMonitor, QuantumGANCallback
+from qgan_lab.training.trainer import HISTORY_KEYS, QuantumGANTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgan_lab import PureQuantumGenerator
-from qgan_lab.troubleshooting import direct_fit, linearity_r2, sliced_wasserstein
+from qgan_lab.lab.troubleshooting import direct_fit, linearity_r2, sliced_wasserstein
 
 
 def test_linearity_r2_known_answers():

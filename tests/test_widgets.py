@@ -1,7 +1,7 @@
 import ipywidgets as widgets
 import pytest
 
-from qgan_lab.widgets import make_slider, slider_panel
+from qgan_lab.lab.widgets import make_slider, slider_panel
 
 
 def test_slider_types_and_panel_calls_update():
@@ -22,7 +22,7 @@ def test_bad_slider_specs():
 
 
 def test_training_panel_button_calls_run_with_the_controls():
-    from qgan_lab.widgets import training_panel
+    from qgan_lab.lab.widgets import training_panel
 
     calls = []
     panel = training_panel(lambda **kw: calls.append(kw), epochs=3)
