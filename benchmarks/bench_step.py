@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.models.quantum import check_batch
+from qgan_lab.models import check_batch
 from qgan_lab.sim.fock import FockEngine, flop_estimate
 from qgan_lab.sim.layout import folds_gates, paired_start, real_form_min_rows
 

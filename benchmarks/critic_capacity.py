@@ -25,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 import qgan_lab  # noqa: F401  (first)
 from qgan_lab.data import get_target
-from qgan_lab.models.quantum import PureQuantumDiscriminator
+from qgan_lab.models import PureQuantumDiscriminator
 from qgan_lab.models.readouts import READOUTS
 from qgan_lab.training.capacity import critic_separation, fit_function, matched_gaussian, wasserstein_estimate
 

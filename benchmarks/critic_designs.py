@@ -20,7 +20,7 @@ For every design (a set of ``[discriminator]`` settings over the ``bimodal`` pre
   average where the preset keeps one; never a best epoch) and the critic's smallest trace.
 
 Every (design, seed) runs in a fresh process, ``--jobs`` at a time. Results are also written as
-JSON. The README's critic table is this script's output.
+JSON. The critic tables of ``benchmarks/RESULTS.md`` are this script's output.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def run_capacity(name: str, seed: int = 0) -> list[dict]:
     """The capacity diagnostic of one design on the bimodal target."""
     import qgan_lab  # noqa: F401
     from qgan_lab.config import derive_input_range
-    from qgan_lab.models.quantum import PureQuantumDiscriminator
+    from qgan_lab.models import PureQuantumDiscriminator
     from qgan_lab.training.capacity import capacity_diagnostic
 
     if name == CLASSICAL:

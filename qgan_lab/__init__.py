@@ -7,7 +7,7 @@ piece; every helper's docstring names its notebook.
 
 from . import _compat  # noqa: F401  (must come first)
 from .data import create_bimodal_data_generator
-from .models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
+from .models import PureQuantumDiscriminator, PureQuantumGenerator
 from .sim.circuits import CVCircuit, GateSpec, ParamRef
 from .sim.engines import get_engine
 from .sim.fock import FockEngine

@@ -1,5 +1,5 @@
 """Headless training: ``python -m qgan_lab train --config bimodal [overrides]``; sweeps:
-``python -m qgan_lab sweep SPEC.toml`` (:mod:`qgan_lab.sweep.tune`).
+``python -m qgan_lab sweep SPEC.toml`` (:mod:`qgan_lab.sweep`; the spec: :mod:`qgan_lab.sweep.spec`).
 
 Writes into ``--output-dir``: ``config.json`` (architecture), ``checkpoints/``, ``history.json``,
 ``plots/qgan_training_epoch_N.png``, ``final_generated_samples.npy``, ``evaluation.json``,
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-tensorboard", action="store_true", help="no TensorBoard curves (default: OUTPUT_DIR/tensorboard)"
     )
     sub.add_parser("presets", help="list the bundled presets")
-    sweep = sub.add_parser("sweep", help="a sweep of trainings on Ray Tune, from a TOML spec (see qgan_lab.sweep.tune)")
+    sweep = sub.add_parser("sweep", help="a sweep of trainings on Ray Tune, from a TOML spec (see qgan_lab.sweep.spec)")
     sweep.add_argument("spec", help="the sweep's .toml spec")
     sweep.add_argument("--resume", action="store_true", help="continue the sweep in its output folder")
     sweep.add_argument(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
+import numbers
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .validation import BadValue, check, check_config_values
+from .training.losses import LOSS_TYPES, check_loss
+from .validation import ARGUMENTS, BadValue, check
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +143,6 @@ def with_overrides(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 def check_loss_name(loss_type: Any, spelled: str = "loss_type") -> str:
     """``loss_type`` must be one of :data:`qgan_lab.training.losses.LOSS_TYPES`."""
-    from .training.losses import LOSS_TYPES
 
     check("loss_type", loss_type, spelled)
     if loss_type not in LOSS_TYPES:
@@ -234,7 +236,7 @@ def trainer_for(cfg: dict[str, Any], generator: Any, discriminator: Any):
 def build(cfg: dict[str, Any]):
     """Models, trainer, data generator, validation set and mixture centres from a config."""
     from .data import centers_of, make_data_generator, validation_set
-    from .models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
+    from .models import PureQuantumDiscriminator, PureQuantumGenerator
 
     data = cfg["data"]
     seed = int(cfg["training"].get("seed", 0))
@@ -245,3 +247,30 @@ def build(cfg: dict[str, Any]):
     data_generator = make_data_generator(data["target"], int(data["batch_size"]), seed=seed)
     validation = validation_set(data["target"], int(data.get("validation_samples", 5000)))
     return trainer, data_generator, validation, centers_of(data["target"])
+
+
+def check_config_values(cfg: dict[str, Any]) -> None:
+    """Type and range of every key of a config that has an :data:`ARGUMENTS` rule (the same
+    rule as the Python keyword of that name); the argument is named ``[section] key``."""
+    for section in ("data", "generator", "discriminator", "training"):
+        for key, value in (cfg.get(section) or {}).items():
+            if key in ARGUMENTS:
+                check(key, value, f"[{section}] {key}")
+    loss_type = (cfg.get("training") or {}).get("loss_type")
+    if loss_type is not None and loss_type not in LOSS_TYPES:
+        raise BadValue("[training] loss_type", f"must be one of {list(LOSS_TYPES)}, got {loss_type!r}")
+    loss = cfg.get("loss") or {}
+    tables = {f"[loss.{k}]": v for k, v in loss.items() if isinstance(v, dict)} or {"[loss]": loss}
+    for table, values in tables.items():
+        kind = table[len("[loss.") : -1] if table != "[loss]" else "wasserstein"  # flat: the Wasserstein loss's
+        if kind in LOSS_TYPES:  # keys, types and ranges as the loss class takes them
+            if values:
+                check_loss(kind, values, "[training] loss_type", table)
+            continue
+        for key, value in values.items():
+            items = value if isinstance(value, list) else [value]
+            if any(
+                isinstance(v, (str, bool, dict)) or (isinstance(v, numbers.Real) and not math.isfinite(v))
+                for v in items
+            ):
+                raise BadValue(f"{table} {key}", f"must be a finite number (or a list of them), got {value!r}")

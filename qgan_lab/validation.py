@@ -115,48 +115,11 @@ def check_seed(name: str, value: Any) -> int:
     return check("seed", value, name)
 
 
-def _numbers(value: Any) -> bool:
+def finite_numbers(value: Any) -> bool:
     items = value if isinstance(value, (list, tuple)) else [value]
     return bool(items) and all(
         isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in items
     )
-
-
-def check_loss(loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type", table: str = "loss_kwargs") -> Any:
-    """Build the loss by calling :func:`~qgan_lab.training.losses.make_loss`. ``loss_type`` must be one of
-    its names (named as ``spelled`` in the error); each keyword must be one of the loss class's
-    (else a ``BadType`` naming ``table``) and hold a finite number or a list of them (a string
-    where the class's default is one), in the range the loss class accepts (else a ``BadValue``
-    naming the keyword: ``loss_kwargs['key']``, or ``[loss] key`` for a TOML ``table``)."""
-    import inspect
-
-    from .training.losses import LOSS_TYPES, loss_class, make_loss
-
-    def keyword(key: str) -> str:
-        return f"{table} {key}" if table.startswith("[") else f"{table}[{key!r}]"
-
-    if not isinstance(loss_type, str):
-        raise BadType(spelled, f"must be a str, got {loss_type!r}")
-    if loss_type not in LOSS_TYPES:
-        raise BadValue(spelled, f"must be one of {LOSS_TYPES}, got {loss_type!r}")
-    if loss_kwargs is not None and not isinstance(loss_kwargs, dict):
-        raise BadType(table, f"must be a dict, got {type(loss_kwargs).__name__}")
-    signature = inspect.signature(loss_class(loss_type).__init__).parameters
-    accepted = [p for p in signature if p != "self"]
-    for key, value in (loss_kwargs or {}).items():
-        if key not in accepted:
-            raise BadType(table, f"{key!r} is not a keyword of the {loss_type!r} loss; it takes {accepted}")
-        if isinstance(signature[key].default, str):  # a named choice (penalty = "one_sided")
-            if not isinstance(value, str):
-                raise BadType(keyword(key), f"must be a string, got {value!r} ({type(value).__name__})")
-            continue
-        if not _numbers(value) and not (value is None and key == "scale"):
-            raise BadValue(keyword(key), f"must be a finite number (or a list of them), got {value!r}")
-    try:
-        return make_loss(loss_type, **(loss_kwargs or {}))
-    except (TypeError, ValueError) as exc:  # a range the loss class checks itself ("lambda_gp must be >= 0")
-        named = [key for key in (loss_kwargs or {}) if str(exc).startswith(f"{key} ")]
-        raise BadValue(keyword(named[0]) if named else table, str(exc)) from exc
 
 
 def check_callback(callback: Any) -> None:
@@ -307,32 +270,3 @@ def check(name: str, value: Any, spelled: str | None = None) -> Any:
     if rule.choices and value not in rule.choices:
         raise BadValue(label, f"must be one of {list(rule.choices)}, got {value!r}")
     return value
-
-
-def check_config_values(cfg: dict[str, Any]) -> None:
-    """Type and range of every key of a config that has an :data:`ARGUMENTS` rule (the same
-    rule as the Python keyword of that name); the argument is named ``[section] key``."""
-    from .training.losses import LOSS_TYPES
-
-    for section in ("data", "generator", "discriminator", "training"):
-        for key, value in (cfg.get(section) or {}).items():
-            if key in ARGUMENTS:
-                check(key, value, f"[{section}] {key}")
-    loss_type = (cfg.get("training") or {}).get("loss_type")
-    if loss_type is not None and loss_type not in LOSS_TYPES:
-        raise BadValue("[training] loss_type", f"must be one of {list(LOSS_TYPES)}, got {loss_type!r}")
-    loss = cfg.get("loss") or {}
-    tables = {f"[loss.{k}]": v for k, v in loss.items() if isinstance(v, dict)} or {"[loss]": loss}
-    for table, values in tables.items():
-        kind = table[len("[loss.") : -1] if table != "[loss]" else "wasserstein"  # flat: the Wasserstein loss's
-        if kind in LOSS_TYPES:  # keys, types and ranges as the loss class takes them
-            if values:
-                check_loss(kind, values, "[training] loss_type", table)
-            continue
-        for key, value in values.items():
-            items = value if isinstance(value, list) else [value]
-            if any(
-                isinstance(v, (str, bool, dict)) or (isinstance(v, numbers.Real) and not math.isfinite(v))
-                for v in items
-            ):
-                raise BadValue(f"{table} {key}", f"must be a finite number (or a list of them), got {value!r}")

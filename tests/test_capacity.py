@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qgan_lab.data import validation_set
-from qgan_lab.models.quantum import PureQuantumDiscriminator
+from qgan_lab.models import PureQuantumDiscriminator
 from qgan_lab.training.capacity import critic_separation, fit_function, matched_gaussian
 
 # measured with benchmarks/critic_capacity.py (300 steps: MSE 0.0015, held-out W 0.89)

@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from qgan_lab.data import make_data_generator, validation_set
+from qgan_lab.models import PureQuantumGenerator
 from qgan_lab.models.classical import ClassicalCritic, ClassicalGenerator, matching_width
-from qgan_lab.models.quantum import PureQuantumGenerator
 from qgan_lab.training.trainer import QuantumGANTrainer
 
 

@@ -40,22 +40,6 @@ def test_import_is_quiet():
     assert out.stdout == "" and out.stderr == "", out.stderr
 
 
-def test_the_guides_public_names_import_from_the_package():
-    import qgan_lab
-
-    for name in (
-        "PureQuantumGenerator",
-        "PureQuantumDiscriminator",
-        "QuantumWassersteinLoss",
-        "QuantumMeasurementLoss",
-        "QuantumGradientManager",
-        "QuantumGANTrainer",
-        "QuantumGANCallback",
-        "create_bimodal_data_generator",
-    ):
-        assert hasattr(qgan_lab, name) and name in qgan_lab.__all__, name
-
-
 def test_xla_flags_are_added_unless_the_user_set_them(monkeypatch):
     from qgan_lab._compat import XLA_CPU_FLAGS, set_xla_cpu_flags
 

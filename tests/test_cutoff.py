@@ -8,7 +8,7 @@ import pytest
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator, QuantumGANTrainer
 from qgan_lab.sim.cutoff import displacement_bound, parameter_bounds, squeezing_bound
 from qgan_lab.training.callbacks import CutoffMonitor
-from qgan_lab.training.losses import physics_regularization
+from qgan_lab.training.penalties import physics_regularization
 
 
 def one_mode(cutoff=4, **weights):

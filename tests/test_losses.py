@@ -3,17 +3,10 @@ import pytest
 import tensorflow as tf
 from conftest import rel_err
 
-from qgan_lab.models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
+from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator
 from qgan_lab.training.gradients import finite_difference_gradient
-from qgan_lab.training.losses import (
-    BinaryCrossEntropyLoss,
-    QuantumMeasurementLoss,
-    QuantumWassersteinLoss,
-    entropy_regularization,
-    gradient_penalty,
-    make_loss,
-    physics_regularization,
-)
+from qgan_lab.training.losses import BinaryCrossEntropyLoss, QuantumMeasurementLoss, QuantumWassersteinLoss, make_loss
+from qgan_lab.training.penalties import entropy_regularization, gradient_penalty, physics_regularization
 
 
 def linear_critic(w, b=0.3):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from conftest import critic_loss_and_gradient, rel_err
 
-from qgan_lab.models.quantum import PureQuantumDiscriminator, PureQuantumGenerator, combiner_matrix
+from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator, combiner_matrix
 from qgan_lab.training.gradients import finite_difference_gradient, gradient_flow_report
 
 

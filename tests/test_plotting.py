@@ -96,7 +96,7 @@ def test_homodyne_histogram_draws_samples_and_density_and_checks_lengths():
 def test_critic_snapshots_keep_the_critics_score_and_the_maps_draw():
     from qgan_lab.data import make_data_generator, validation_set
     from qgan_lab.lab.plotting import plot_critic_maps
-    from qgan_lab.models.quantum import PureQuantumDiscriminator, PureQuantumGenerator
+    from qgan_lab.models import PureQuantumDiscriminator, PureQuantumGenerator
     from qgan_lab.training.callbacks import CriticSnapshots
     from qgan_lab.training.trainer import QuantumGANTrainer
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from conftest import critic_loss_and_gradient, rel_err
 
-from qgan_lab.models.quantum import PureQuantumDiscriminator
+from qgan_lab.models import PureQuantumDiscriminator
 from qgan_lab.models.readouts import init_readout, joint_expectation, readout_shapes
 from qgan_lab.sim.sf_engine import StrawberryFieldsEngine
 from qgan_lab.training.gradients import finite_difference_gradient

@@ -7,7 +7,8 @@ import tensorflow as tf
 from conftest import rel_err
 
 from qgan_lab import PureQuantumDiscriminator, PureQuantumGenerator
-from qgan_lab.training.losses import QuantumMMDLoss, QuantumWassersteinLoss
+from qgan_lab.training.losses import QuantumWassersteinLoss
+from qgan_lab.training.mmd import QuantumMMDLoss
 from qgan_lab.training.steps import TrainingSteps, combine_losses
 
 

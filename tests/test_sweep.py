@@ -1,4 +1,5 @@
-"""Sweeps on Ray Tune (:mod:`qgan_lab.sweep.tune`) and TensorBoard curves (:mod:`qgan_lab.training.tensorboard`).
+"""Sweeps on Ray Tune (:mod:`qgan_lab.sweep.tune`, the spec :mod:`qgan_lab.sweep.spec`) and TensorBoard
+curves (:mod:`qgan_lab.training.tensorboard`).
 
 Tiny runs (1-mode models, cutoff 3, 2 steps an epoch): a local sweep end to end with a failing
 trial among the good ones, a sweep killed (SIGKILL of its process group) and resumed on a Ray
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from qgan_lab.sweep.tune import load_spec, run_sweep
+from qgan_lab.sweep.spec import load_spec
+from qgan_lab.sweep.tune import run_sweep
 from qgan_lab.training.tensorboard import read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +80,8 @@ def test_a_bad_spec_is_a_named_error_before_any_trial(tmp_path, case):
 
 
 def test_importing_the_package_imports_neither_ray_nor_tensorboard():
-    code = "import sys, qgan_lab, qgan_lab.cli, qgan_lab.sweep.tune, qgan_lab.training.tensorboard; "
+    sweep = "qgan_lab.sweep, qgan_lab.sweep.spec, qgan_lab.sweep.results, qgan_lab.sweep.loop, qgan_lab.sweep.tune"
+    code = f"import sys, qgan_lab, qgan_lab.cli, {sweep}, qgan_lab.training.tensorboard; "
     code += "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ray', 'tensorboard', 'tensorboardX')))"
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import pytest
 from test_sweep import write_spec
 
 from qgan_lab.sweep import loop as sweep_loop
-from qgan_lab.sweep.tune import load_spec
+from qgan_lab.sweep.spec import load_spec
 
 
 def test_memory_limit_reads_binder_then_the_cgroup(tmp_path):

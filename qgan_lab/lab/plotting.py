@@ -1,4 +1,5 @@
-"""Plots: Fock distributions, Wigner functions, samples and the training dashboard.
+"""Plots: Fock distributions, Wigner functions, homodyne histograms, critic maps; the samples
+and the training dashboard (drawn by :mod:`qgan_lab.training.dashboard`) are found here too.
 
 Matplotlib is imported inside each function, so ``import qgan_lab`` never needs it.
 Taught in ``01_cv_circuits`` (states), ``03_measuring_cv_states`` (homodyne samples) and
@@ -7,10 +8,12 @@ Taught in ``01_cv_circuits`` (states), ``03_measuring_cv_states`` (homodyne samp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+# the run's figures live with the trainer that draws them; the notebooks find them here too
+from ..training.dashboard import MARKED_EPOCHS, plot_samples, plot_training_dashboard
 
 
 def reduced_density_matrix(ket: Any, mode: int) -> np.ndarray:
@@ -110,78 +113,6 @@ def plot_homodyne_histogram(samples: Any, xvec: Any, density: Any, ax: Any = Non
     return ax
 
 
-def plot_samples(generated: Any, real: Any | None = None, ax: Any = None, max_points: int = 500):
-    """Scatter of the first two features of generated (and real) samples."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    if real is not None:
-        real = np.asarray(real)[:max_points]
-        ax.scatter(real[:, 0], real[:, 1 % real.shape[1]], s=10, alpha=0.4, label="real", color="tab:blue")
-    fake = np.asarray(generated)[:max_points]
-    ax.scatter(fake[:, 0], fake[:, 1 % fake.shape[1]], s=10, alpha=0.6, label="generated", color="tab:red")
-    ax.set_xlabel("feature 1")
-    ax.set_ylabel("feature 2")
-    ax.legend(loc="best")
-    ax.grid(True, alpha=0.3)
-    return ax
-
-
-#: :func:`plot_training_dashboard` marks every epoch of a history this short.
-MARKED_EPOCHS = 12
-
-
-def plot_training_dashboard(
-    history: Mapping[str, Sequence[float]],
-    generated: Any,
-    real: Any | None = None,
-    n_generator_variables: int | None = None,
-    n_discriminator_variables: int | None = None,
-    fig: Any = None,
-    title: str | None = None,
-):
-    """The guide's 2x2 figure: losses, gradient flow, samples vs real data, Wasserstein estimate.
-
-    Epoch axes (and the gradient counts) have whole-number ticks; a short history (up to
-    :data:`MARKED_EPOCHS` epochs) is drawn with a marker per epoch, so that one or two epochs
-    (a first click in ``06_training_loop``) show points, not an empty axis."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    if fig is None:
-        fig = plt.figure(figsize=(11, 8))
-    fig.clf()
-    axes = fig.subplots(2, 2)
-    epochs = np.arange(1, len(history.get("g_loss", [])) + 1)
-    marks = {"marker": "o", "markersize": 4} if len(epochs) <= MARKED_EPOCHS else {}
-    axes[0, 0].plot(epochs, history.get("g_loss", []), label="generator", **marks)
-    axes[0, 0].plot(epochs, history.get("d_loss", []), label="discriminator", **marks)
-    axes[0, 0].set(title="Training losses", xlabel="epoch", ylabel="loss")
-    axes[0, 0].legend()
-    axes[0, 1].plot(epochs, history.get("g_gradients", []), label="generator", **marks)
-    axes[0, 1].plot(epochs, history.get("d_gradients", []), label="discriminator", **marks)
-    axes[0, 1].yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    for total, style in ((n_generator_variables, "C0"), (n_discriminator_variables, "C1")):
-        if total:
-            axes[0, 1].axhline(total, color=style, ls=":", lw=1)
-    axes[0, 1].set(title="Gradient flow (valid gradients)", xlabel="epoch", ylabel="variables")
-    axes[0, 1].legend()
-    plot_samples(generated, real, ax=axes[1, 0])
-    axes[1, 0].set_title("Samples")
-    w = history.get("w_distance", [])
-    if len(w):
-        axes[1, 1].plot(np.arange(1, len(w) + 1), w, **marks)
-    axes[1, 1].set(title="Wasserstein estimate (critic)", xlabel="epoch", ylabel="E[D(real)] - E[D(fake)]")
-    for ax in axes.ravel():
-        ax.grid(True, alpha=0.3)
-    for ax in (axes[0, 0], axes[0, 1], axes[1, 1]):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 0.96) if title else (0, 0, 1, 1))
-    return fig
-
-
 def plot_critic_maps(snapshots: Any, real: Any | None = None, max_points: int = 300):
     """One panel per kept epoch of a :class:`~qgan_lab.training.callbacks.CriticSnapshots`: the critic's
     score over the plane (colour), the generator's samples of that epoch (orange) and, if given,
@@ -212,3 +143,16 @@ def plot_critic_maps(snapshots: Any, real: Any | None = None, max_points: int = 
     axes[0][0].legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+__all__ = [
+    "MARKED_EPOCHS",
+    "plot_critic_maps",
+    "plot_fock_distribution",
+    "plot_homodyne_histogram",
+    "plot_samples",
+    "plot_training_dashboard",
+    "plot_wigner",
+    "reduced_density_matrix",
+    "wigner",
+]

@@ -8,7 +8,7 @@ observables for free; every readout here is still the expectation of **one**
 Hermitian observable (a diagonal operator in the Fock basis, plus a multiple of the
 identity), never a classical network:
 
-* ``"mean"`` - the guide's combined homodyne mean (see :mod:`qgan_lab.models.quantum`), no extra weights;
+* ``"mean"`` - the guide's combined homodyne mean (see :mod:`qgan_lab.models.circuit_model`), no extra weights;
 * ``"photon_number"`` - ``O = sum_i s_i n_i + b``: quadratic in a displacement
   (``<n> = |alpha|^2`` for a coherent state);
 * ``"vacuum"`` - ``O = sum_i s_i |0><0|_i + b``: the vacuum probability after a displacement
@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from ..sim.observables import fock_probabilities, mode_fock_distribution
 
-#: Readout names of :class:`~qgan_lab.models.quantum.PureQuantumDiscriminator`; the first is the default.
+#: Readout names of :class:`~qgan_lab.models.critic.PureQuantumDiscriminator`; the first is the default.
 READOUTS = ("mean", "photon_number", "vacuum", "fock", "joint")
 
 

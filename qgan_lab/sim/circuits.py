@@ -192,7 +192,7 @@ class CVCircuit(ProgramMixin):
             n_modes``). The input moves the amplitude on a circle of radius ``s``, at most ``2 s``
             from vacuum whatever its value, and a rotation conserves photon number: no input can
             push the state out of the cutoff. The input enters as an angle
-            (:class:`~qgan_lab.models.quantum.PureQuantumDiscriminator` squashes it first).
+            (:class:`~qgan_lab.models.critic.PureQuantumDiscriminator` squashes it first).
     """
 
     n_modes: int

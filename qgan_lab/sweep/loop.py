@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..validation import BadValue
-from .tune import SweepResults, SweepSpec, _name, trial_config, trial_folder_name, write_results
+from .results import SweepResults, write_results
+from .spec import SweepSpec, _name, trial_config, trial_folder_name
 
 #: the peak of a one-trial Ray sweep of the bimodal preset (MiB, benchmarks/bench_sweep.py), with
 #: room for the notebook's kernel: below this much memory, sweep with :func:`run_loop`
@@ -72,8 +73,10 @@ def grid_params(spec: SweepSpec) -> list[dict[str, Any]]:
 
 def run_loop(spec: SweepSpec, tensorboard: bool = True) -> SweepResults:
     """Run a grid spec's trials one after another in this process; a trial that raises is a row
-    with its error, and the others go on. Writes and returns the results, as :func:`run_sweep`."""
+    with its error, and the others go on. Writes and returns the results, as
+    :func:`~qgan_lab.sweep.tune.run_sweep` does."""
     from ..cli import run_config
+    from ..training.checkpoints import atomic_write_text
 
     sweep_dir = Path(spec.output_dir)
     rows = []
@@ -86,7 +89,7 @@ def run_loop(spec: SweepSpec, tensorboard: bool = True) -> SweepResults:
             report = run_config(cfg, folder, tensorboard=tensorboard)
         except Exception as exc:  # noqa: BLE001 - reported in the row, as Tune reports a failed trial
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "error.txt").write_text(traceback.format_exc())
+            atomic_write_text(folder / "error.txt", traceback.format_exc())
             row.update(epochs=0, status="error", error=f"{type(exc).__name__}: {exc}")
         else:
             row["w1"] = float(report["wasserstein_mean"])
@@ -94,7 +97,7 @@ def run_loop(spec: SweepSpec, tensorboard: bool = True) -> SweepResults:
                 row["mode_coverage"] = float(min(report["mode_coverage"]))
             row.update(epochs=int(cfg["training"]["epochs"]), status="finished", error="")
         row.update(wall_time_s=round(time.perf_counter() - started, 2), resumed_from=0, path=str(folder))
-        (folder / "trial.json").write_text(json.dumps({"params": params, "status": row["status"]}, default=str))
+        atomic_write_text(folder / "trial.json", json.dumps({"params": params, "status": row["status"]}, default=str))
         rows.append(row)
     results = SweepResults(rows, sweep_dir, spec.metric, spec.mode, list(spec.space))
     write_results(results)

@@ -1,6 +1,6 @@
 """How expressive is a critic? Two measurements: a regression and a separation test.
 
-* :func:`fit_function` trains a :class:`~qgan_lab.models.quantum.PureQuantumDiscriminator` with one
+* :func:`fit_function` trains a :class:`~qgan_lab.models.critic.PureQuantumDiscriminator` with one
   input by least squares on ``f(x)``, ``x`` uniform in ``[low, high]`` (the CV neural-network
   paper's task, Killoran et al. 2019: ``sin(pi x)`` on ``[-1, 1]``), and returns the mean
   squared error on a fixed grid.

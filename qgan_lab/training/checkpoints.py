@@ -16,10 +16,8 @@ carries the digests of ``final_generated_samples.npy`` and ``report.txt``.
   one with a warning that names the damaged files. ``config.json`` is a readable copy: where it
   disagrees with the architecture stored in the state files, it is named and theirs is used.
   :func:`evaluation_done` tells a finished run whose evaluation is missing.
-* **Interrupts**: :class:`Snapshot` keeps the state of the last finished epoch in memory, so
-  a Ctrl-C (or a notebook's Interrupt, SIGTERM, an exception from a callback or the data
-  generator) can write it as an emergency checkpoint; :func:`deferred_interrupts` holds a second
-  Ctrl-C back until that save is complete.
+* **Interrupts** are :mod:`qgan_lab.training.resume`'s: the last finished epoch kept in memory
+  and written as an emergency checkpoint.
 * **A full disk** (:class:`SaveError`): a checkpoint that cannot be written is removed, the
   error names the folder and the newest intact checkpoint, which is untouched.
 
@@ -28,15 +26,10 @@ Taught in ``07_evaluation_and_troubleshooting``.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import hashlib
 import json
 import logging
 import os
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -391,65 +384,3 @@ def _apply_state(trainer: Any, state: dict[str, Any], data_generator: Any) -> No
             "Resuming with changed settings (%s): the run will differ from an uninterrupted one.", ", ".join(changes)
         )
     trainer.resume_changes = changes
-
-
-# ---------------------------------------------------------------------- interrupts
-@contextlib.contextmanager
-def deferred_interrupts() -> Iterator[list[int]]:
-    """Within the block, SIGINT (a second Ctrl-C) and SIGTERM are held back, not raised, so an
-    emergency save completes; the list collects the signals that arrived. (Main thread only;
-    elsewhere signals go to the main thread anyway.)"""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, lambda number, _frame: received.append(number))
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
-
-
-def _tracked_variables(trainer: Any) -> list[tf.Variable]:
-    seen: dict[int, tf.Variable] = {}
-    groups = (
-        trainer.generator.variables,
-        trainer.discriminator.variables,
-        trainer.g_optimizer.variables,
-        trainer.d_optimizer.variables,
-        [trainer.epoch, trainer.rng.state],
-    )
-    for group in groups:
-        for var in group:
-            seen.setdefault(id(var), var)
-    return list(seen.values())
-
-
-class Snapshot:
-    """Everything a checkpoint holds, copied in memory (cheap for these models) at the end of
-    an epoch, so that an interrupt mid-epoch can still save the last finished epoch."""
-
-    def __init__(self, trainer: Any, data_generator: Any = None):
-        self.epoch = int(trainer.epoch.numpy())
-        self.values = [np.array(v.numpy(), copy=True) for v in _tracked_variables(trainer)]
-        self.history = copy.deepcopy(trainer.metrics_history)
-        rng = getattr(data_generator, "rng", None)
-        self.data_rng = None if rng is None else copy.deepcopy(rng.bit_generator.state)
-        self.counters = [
-            {k: getattr(m, k) for k in COUNTERS} for m in (trainer.g_gradient_manager, trainer.d_gradient_manager)
-        ]
-
-    def restore_into(self, trainer: Any, data_generator: Any = None) -> None:
-        """Put the trainer (and the data generator's random state) back to this snapshot."""
-        for var, value in zip(_tracked_variables(trainer), self.values):
-            var.assign(value)
-        trainer.metrics_history = copy.deepcopy(self.history)
-        rng = getattr(data_generator, "rng", None)
-        if rng is not None and self.data_rng is not None:
-            rng.bit_generator.state = copy.deepcopy(self.data_rng)
-        for manager, counters in zip((trainer.g_gradient_manager, trainer.d_gradient_manager), self.counters):
-            for key, value in counters.items():
-                setattr(manager, key, value)

@@ -5,8 +5,11 @@ Taught in ``06_training_loop``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..models.averaging import averaged
 
@@ -33,8 +36,6 @@ class Dashboard:
 
     def update(self, epoch: int) -> None:
         import matplotlib.pyplot as plt
-
-        from ..lab.plotting import plot_training_dashboard
 
         if self.fig is None:
             self.fig = plt.figure(figsize=(11, 8))
@@ -86,3 +87,75 @@ class Dashboard:
             import matplotlib.pyplot as plt
 
             plt.close(self.fig)
+
+
+def plot_samples(generated: Any, real: Any | None = None, ax: Any = None, max_points: int = 500):
+    """Scatter of the first two features of generated (and real) samples."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    if real is not None:
+        real = np.asarray(real)[:max_points]
+        ax.scatter(real[:, 0], real[:, 1 % real.shape[1]], s=10, alpha=0.4, label="real", color="tab:blue")
+    fake = np.asarray(generated)[:max_points]
+    ax.scatter(fake[:, 0], fake[:, 1 % fake.shape[1]], s=10, alpha=0.6, label="generated", color="tab:red")
+    ax.set_xlabel("feature 1")
+    ax.set_ylabel("feature 2")
+    ax.legend(loc="best")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+#: :func:`plot_training_dashboard` marks every epoch of a history this short.
+MARKED_EPOCHS = 12
+
+
+def plot_training_dashboard(
+    history: Mapping[str, Sequence[float]],
+    generated: Any,
+    real: Any | None = None,
+    n_generator_variables: int | None = None,
+    n_discriminator_variables: int | None = None,
+    fig: Any = None,
+    title: str | None = None,
+):
+    """The guide's 2x2 figure: losses, gradient flow, samples vs real data, Wasserstein estimate.
+
+    Epoch axes (and the gradient counts) have whole-number ticks; a short history (up to
+    :data:`MARKED_EPOCHS` epochs) is drawn with a marker per epoch, so that one or two epochs
+    (a first click in ``06_training_loop``) show points, not an empty axis."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    if fig is None:
+        fig = plt.figure(figsize=(11, 8))
+    fig.clf()
+    axes = fig.subplots(2, 2)
+    epochs = np.arange(1, len(history.get("g_loss", [])) + 1)
+    marks = {"marker": "o", "markersize": 4} if len(epochs) <= MARKED_EPOCHS else {}
+    axes[0, 0].plot(epochs, history.get("g_loss", []), label="generator", **marks)
+    axes[0, 0].plot(epochs, history.get("d_loss", []), label="discriminator", **marks)
+    axes[0, 0].set(title="Training losses", xlabel="epoch", ylabel="loss")
+    axes[0, 0].legend()
+    axes[0, 1].plot(epochs, history.get("g_gradients", []), label="generator", **marks)
+    axes[0, 1].plot(epochs, history.get("d_gradients", []), label="discriminator", **marks)
+    axes[0, 1].yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    for total, style in ((n_generator_variables, "C0"), (n_discriminator_variables, "C1")):
+        if total:
+            axes[0, 1].axhline(total, color=style, ls=":", lw=1)
+    axes[0, 1].set(title="Gradient flow (valid gradients)", xlabel="epoch", ylabel="variables")
+    axes[0, 1].legend()
+    plot_samples(generated, real, ax=axes[1, 0])
+    axes[1, 0].set_title("Samples")
+    w = history.get("w_distance", [])
+    if len(w):
+        axes[1, 1].plot(np.arange(1, len(w) + 1), w, **marks)
+    axes[1, 1].set(title="Wasserstein estimate (critic)", xlabel="epoch", ylabel="E[D(real)] - E[D(fake)]")
+    for ax in axes.ravel():
+        ax.grid(True, alpha=0.3)
+    for ax in (axes[0, 0], axes[0, 1], axes[1, 1]):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.96) if title else (0, 0, 1, 1))
+    return fig

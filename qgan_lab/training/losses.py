@@ -1,38 +1,9 @@
 """GAN losses for quantum models: Wasserstein with gradient penalty, measurement, BCE.
 
-Names, arguments and returned dictionaries follow the guide. Where the guide was vague
-the definition below is the one implemented (and tested):
-
-* **gradient penalty** (WGAN-GP, Gulrajani et al. 2017): ``x_hat = a x_real + (1 - a) x_fake``
-  with ``a ~ U[0, 1]`` per sample; ``GP = mean_b (||grad_x D(x_hat_b)||_2 - 1)^2``. The norm is
-  ``sqrt(sum g^2 + 1e-12)`` so that its gradient stays finite where ``g = 0``. The
-  **one-sided** penalty (WGAN-LP, Petzka et al. 2018) ``mean_b max(0, ||grad D|| - 1)^2`` only
-  punishes slopes above 1. In one dimension the two-sided one traps the critic: its slope is a
-  number, +1 and -1 are both free of penalty, and turning from one to the other passes slope 0,
-  which costs ``lambda_gp`` (10) per sample. A critic that learned "higher is more real" while
-  the fakes sat left of the data keeps that slope once the fakes pass to the right, and the
-  generator follows it away (measured: the ``bimodal`` preset on every 1-D target, with the
-  classical critic too, ended at W1 4.16 with the two-sided penalty). In two or more dimensions
-  the gradient can turn round without shrinking, so both penalties train alike there.
-* **entropy regulariser** on the generator's measurements ``m [B, d]``: per sample,
-  ``p_b = softmax(m_b)`` over the *feature* axis (the last one), ``H_b = -sum_j p_bj log p_bj``;
-  ``entropy_reg = -mean_b H_b``, between ``-log d`` (all features equal: maximal entropy) and
-  0 (one feature dominates). Minimising it pushes towards diverse measurement outcomes. (The
-  guide summed over the batch too, which made the weight depend on the batch size.)
-* **physics regulariser** on the generator's parameters ``theta`` (a variable or a list of
-  them, all scalars pooled): ``mean(relu(|theta| - bound))`` with ``bound = 5``: 0 while every
-  parameter is inside ``[-5, 5]``, growing linearly outside (large squeezing or displacement
-  pushes photons past any cutoff). ``bound`` may also be one number per variable: the trainer
-  passes :func:`qgan_lab.sim.cutoff.parameter_bounds`, which ties displacement and squeezing
-  amplitudes to what the cutoff holds (``r^2`` resp. ``sinh^2 r`` photons well inside it).
-* **maximum mean discrepancy** (Gretton et al., JMLR 13, 2012) compares samples directly, with
-  no critic: ``MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y)`` with the kernel
-  ``k(x, y) = mean_s exp(-||x - y||^2 / (2 sigma_s^2))``, estimated by the *unbiased*
-  U-statistic (pairs ``i != j`` only, so it can be slightly negative). Bandwidths are
-  ``sigma_s = f_s * scale`` with factors ``f = (0.25, 0.5, 1, 2)`` and ``scale`` the pooled
-  standard deviation ``sqrt(mean_j var_b(x_bj))`` of the *real* batch (no gradient through it):
-  for the bimodal target (scale ~2.06) that is about 0.5, 1, 2 and 4, from one mode's width to
-  the distance between the modes.
+Names, arguments and returned dictionaries follow the guide. Where the guide was vague, the
+definitions implemented (and tested) are in :mod:`qgan_lab.training.penalties` (the gradient
+penalty, one- or two-sided, and the regularisers) and :mod:`qgan_lab.training.mmd` (the maximum
+mean discrepancy, a loss with no critic).
 
 Every loss also answers the same three questions for the trainer (so the training step has
 no branch per loss): ``needs_critic`` (is there a critic to train?), ``critic_objective(...)``
@@ -47,109 +18,26 @@ Taught in ``04_loss_functions``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
 from typing import Any
 
 import tensorflow as tf
 
+from ..validation import BadType, BadValue, finite_numbers
+from .mmd import QuantumMMDLoss
+from .penalties import (
+    PENALTIES,
+    _flatten_params,
+    _paired_batches,
+    _score_fn,
+    _with_critic_gap,
+    _zero,
+    entropy_regularization,
+    gradient_penalty,
+    physics_regularization,
+)
+
 LOSS_TYPES = ("wasserstein", "measurement", "bce", "mmd")
-#: the Wasserstein critic's gradient penalties: WGAN-GP's, or WGAN-LP's (slopes above 1 only)
-PENALTIES = ("two_sided", "one_sided")
-
-
-def _score_fn(discriminator: Any) -> Callable[[tf.Tensor], tf.Tensor]:
-    if hasattr(discriminator, "discriminate"):
-        return discriminator.discriminate
-    if callable(discriminator):
-        return discriminator
-    raise TypeError(f"discriminator must have .discriminate() or be callable, got {type(discriminator).__name__}")
-
-
-def _flatten_params(params: Any) -> tf.Tensor:
-    if isinstance(params, (list, tuple)):
-        if not params:
-            return tf.zeros([0])
-        dtype = params[0].dtype
-        return tf.concat([tf.reshape(tf.cast(p, dtype), [-1]) for p in params], axis=0)
-    return tf.reshape(tf.convert_to_tensor(params), [-1])
-
-
-def _zero(like: tf.Tensor) -> tf.Tensor:
-    return tf.zeros([], like.dtype)
-
-
-def _with_critic_gap(losses: dict[str, tf.Tensor], real_output: tf.Tensor, fake_output: tf.Tensor):
-    """Add the critic's score gap ``E[D(real)] - E[D(fake)]`` and a zero penalty (for the history)."""
-    losses["w_distance"] = tf.reduce_mean(real_output) - tf.reduce_mean(fake_output)
-    losses["gradient_penalty"] = _zero(real_output)
-    return losses
-
-
-def _paired_batches(first: Any, second: Any, first_name: str, second_name: str) -> tuple[tf.Tensor, tf.Tensor]:
-    """Both as tensors (``second`` in ``first``'s dtype); ``ValueError`` unless both are
-    ``[batch, features]`` with the same number of features."""
-    first = tf.convert_to_tensor(first)
-    second = tf.cast(second, first.dtype)
-    if first.shape.rank != 2 or second.shape.rank != 2 or first.shape[1] != second.shape[1]:
-        raise ValueError(
-            f"{first_name} and {second_name} must be [batch, features] with the same number of features, "
-            f"got {first.shape.as_list()} and {second.shape.as_list()}"
-        )
-    return first, second
-
-
-def gradient_penalty(
-    real_samples: tf.Tensor,
-    fake_samples: tf.Tensor,
-    discriminator: Any,
-    alpha: tf.Tensor | None = None,
-    one_sided: bool = False,
-) -> tf.Tensor:
-    """WGAN-GP penalty on random interpolates (see the module docstring); ``one_sided``: only
-    slopes above 1 (WGAN-LP).
-
-    ``alpha [B, 1]`` may be given for reproducible results; by default ``U[0, 1]``.
-    """
-    real_samples = tf.convert_to_tensor(real_samples)
-    fake_samples = tf.cast(fake_samples, real_samples.dtype)
-    if real_samples.shape.rank != 2 or real_samples.shape[1:] != fake_samples.shape[1:]:
-        raise ValueError(
-            f"real_samples and fake_samples must both be [batch, features], got "
-            f"{real_samples.shape.as_list()} and {fake_samples.shape.as_list()}"
-        )
-    if alpha is None:
-        alpha = tf.random.uniform([tf.shape(real_samples)[0], 1], 0.0, 1.0, dtype=real_samples.dtype)
-    alpha = tf.cast(alpha, real_samples.dtype)
-    interpolated = alpha * real_samples + (1.0 - alpha) * fake_samples
-    with tf.GradientTape() as tape:
-        tape.watch(interpolated)
-        score = _score_fn(discriminator)(interpolated)
-    grads = tape.gradient(score, interpolated)
-    if grads is None:
-        raise ValueError("the discriminator's score does not depend on its input: no gradient penalty")
-    norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)
-    excess = tf.nn.relu(norm - 1.0) if one_sided else norm - 1.0
-    return tf.reduce_mean(tf.square(excess))
-
-
-def entropy_regularization(measurements: tf.Tensor) -> tf.Tensor:
-    """``-mean_b H(softmax(m_b))`` over the feature axis (see the module docstring)."""
-    measurements = tf.convert_to_tensor(measurements)
-    if measurements.shape.rank != 2:
-        raise ValueError(f"measurements must be [batch, features], got {measurements.shape.as_list()}")
-    log_p = tf.nn.log_softmax(measurements, axis=-1)
-    entropy = -tf.reduce_sum(tf.exp(log_p) * log_p, axis=-1)
-    return -tf.reduce_mean(entropy)
-
-
-def physics_regularization(params: Any, bound: Any = 5.0) -> tf.Tensor:
-    """``mean(relu(|theta| - bound))`` over all scalars of ``params`` (``bound``: a number, or
-    one per variable of a list of variables)."""
-    flat = _flatten_params(params)
-    if isinstance(bound, (list, tuple)):
-        bound = tf.concat([tf.fill([p.shape.num_elements()], float(b)) for p, b in zip(params, bound)], 0)
-        bound = tf.cast(bound, flat.dtype)
-    return tf.reduce_mean(tf.nn.relu(tf.abs(flat) - bound)) if flat.shape[0] else tf.constant(0.0)
 
 
 class QuantumWassersteinLoss:
@@ -331,108 +219,6 @@ class BinaryCrossEntropyLoss:
         return {"total_loss": loss, "base_loss": loss}
 
 
-def _pairwise_kernel(a: tf.Tensor, b: tf.Tensor, bandwidths: tf.Tensor) -> tf.Tensor:
-    """``[n_a, n_b]`` Gaussian kernel averaged over ``bandwidths`` (see the module docstring)."""
-    sq_dist = tf.reduce_sum(tf.square(a[:, None, :] - b[None, :, :]), axis=-1)
-    return tf.reduce_mean(tf.exp(-sq_dist[..., None] / (2.0 * tf.square(bandwidths))), axis=-1)
-
-
-def mmd_squared(x: tf.Tensor, y: tf.Tensor, bandwidths: tf.Tensor) -> tf.Tensor:
-    """Unbiased estimate of ``MMD^2`` between samples ``x [m, d]`` and ``y [n, d]`` (m, n >= 2)."""
-    x = tf.convert_to_tensor(x)
-    y = tf.cast(y, x.dtype)
-    bandwidths = tf.cast(bandwidths, x.dtype)
-    m = tf.cast(tf.shape(x)[0], x.dtype)
-    n = tf.cast(tf.shape(y)[0], x.dtype)
-    k_xx = _pairwise_kernel(x, x, bandwidths)
-    k_yy = _pairwise_kernel(y, y, bandwidths)
-    k_xy = _pairwise_kernel(x, y, bandwidths)
-    within_x = (tf.reduce_sum(k_xx) - tf.linalg.trace(k_xx)) / (m * (m - 1.0))
-    within_y = (tf.reduce_sum(k_yy) - tf.linalg.trace(k_yy)) / (n * (n - 1.0))
-    return within_x + within_y - 2.0 * tf.reduce_mean(k_xy)
-
-
-class QuantumMMDLoss:
-    """Maximum mean discrepancy between generated and real samples: a loss with no critic.
-
-    Args:
-        bandwidth_factors: ``f_s``; the bandwidths are ``f_s * scale``. Default
-            ``(0.25, 0.5, 1.0, 2.0)``.
-        scale: a fixed data scale, or ``None`` (default) for the pooled standard deviation of
-            each real batch (see the module docstring).
-        lambda_physics, param_bound: the physics regulariser on the generator's parameters,
-            as in :class:`QuantumWassersteinLoss` (default weight 0: off).
-
-    ``generator_loss(fake_samples, real_samples)`` returns ``total_loss``, ``base_loss`` and
-    ``mmd`` (all the unbiased ``MMD^2``; the total adds the regulariser), ``physics_reg`` and
-    the ``bandwidths`` used. Differentiable in both sample sets; runs under
-    ``tf.function(jit_compile=True)``.
-    """
-
-    needs_critic = False
-
-    def __init__(
-        self,
-        bandwidth_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0),
-        scale: float | None = None,
-        lambda_physics: float = 0.0,
-        param_bound: float = 5.0,
-    ):
-        factors = tuple(float(f) for f in bandwidth_factors)
-        if not factors or not all(f > 0 and f < float("inf") for f in factors):
-            raise ValueError(f"bandwidth_factors must be positive finite numbers, got {bandwidth_factors!r}")
-        if scale is not None and not (float(scale) > 0 and float(scale) < float("inf")):
-            raise ValueError(f"scale must be a positive finite number or None, got {scale!r}")
-        if not lambda_physics >= 0:
-            raise ValueError(f"lambda_physics must be >= 0, got {lambda_physics}")
-        self.bandwidth_factors = factors
-        self.scale = None if scale is None else float(scale)
-        self.lambda_physics = float(lambda_physics)
-        self.param_bound = float(param_bound)
-
-    def bandwidths(self, real_samples: tf.Tensor) -> tf.Tensor:
-        """``f_s * scale`` for this real batch (the scale carries no gradient)."""
-        real_samples = tf.convert_to_tensor(real_samples)
-        if self.scale is not None:
-            scale = tf.constant(self.scale, real_samples.dtype)
-        else:
-            variance = tf.reduce_mean(tf.math.reduce_variance(tf.stop_gradient(real_samples), axis=0))
-            scale = tf.sqrt(tf.maximum(variance, tf.constant(1e-12, real_samples.dtype)))
-        return scale * tf.constant(self.bandwidth_factors, real_samples.dtype)
-
-    def generator_loss(
-        self, fake_samples: tf.Tensor, real_samples: tf.Tensor, generator_params: Any = None
-    ) -> dict[str, tf.Tensor]:
-        """``total_loss``, ``base_loss``, ``mmd`` (unbiased MMD^2), ``physics_reg``, ``bandwidths``."""
-        fake, real = _paired_batches(fake_samples, real_samples, "fake_samples", "real_samples")
-        for name, t in (("fake_samples", fake), ("real_samples", real)):
-            if t.shape[0] is not None and t.shape[0] < 2:
-                raise ValueError(f"{name} must hold at least 2 rows for the unbiased MMD, got {t.shape[0]}")
-        bandwidths = self.bandwidths(real)
-        mmd = mmd_squared(fake, real, bandwidths)
-        regs = self.regularizers(fake, real, generator_params)
-        return {
-            "total_loss": mmd + regs["total_loss"],
-            "base_loss": mmd,
-            "mmd": mmd,
-            "physics_reg": regs["physics_reg"],
-            "bandwidths": bandwidths,
-        }
-
-    compute_loss = generator_loss
-
-    def sample_loss(self, samples: tf.Tensor, real_samples: tf.Tensor, critic: Any = None) -> tf.Tensor:
-        """The trainer's question: the unbiased ``MMD^2`` of the samples (no critic)."""
-        return self.generator_loss(samples, real_samples)["base_loss"]
-
-    def regularizers(self, measurements: tf.Tensor, real_samples: tf.Tensor, params: Any) -> dict[str, tf.Tensor]:
-        """``lambda_physics * physics_reg`` as ``total_loss`` (0 by default)."""
-        physics_reg = tf.zeros([], measurements.dtype)
-        if params is not None and self.lambda_physics > 0:
-            physics_reg = tf.cast(physics_regularization(params, self.param_bound), measurements.dtype)
-        return {"total_loss": self.lambda_physics * physics_reg, "physics_reg": physics_reg}
-
-
 def make_loss(loss_type: str, **kwargs: Any):
     """The loss object for ``"wasserstein"``, ``"measurement"``, ``"bce"`` or ``"mmd"``."""
     if loss_type not in LOSS_TYPES:
@@ -448,3 +234,37 @@ def loss_class(loss_type: str) -> type:
         "bce": BinaryCrossEntropyLoss,
         "mmd": QuantumMMDLoss,
     }[loss_type]
+
+
+def check_loss(loss_type: Any, loss_kwargs: Any, spelled: str = "loss_type", table: str = "loss_kwargs") -> Any:
+    """Build the loss by calling :func:`~qgan_lab.training.losses.make_loss`. ``loss_type`` must be one of
+    its names (named as ``spelled`` in the error); each keyword must be one of the loss class's
+    (else a ``BadType`` naming ``table``) and hold a finite number or a list of them (a string
+    where the class's default is one), in the range the loss class accepts (else a ``BadValue``
+    naming the keyword: ``loss_kwargs['key']``, or ``[loss] key`` for a TOML ``table``)."""
+
+    def keyword(key: str) -> str:
+        return f"{table} {key}" if table.startswith("[") else f"{table}[{key!r}]"
+
+    if not isinstance(loss_type, str):
+        raise BadType(spelled, f"must be a str, got {loss_type!r}")
+    if loss_type not in LOSS_TYPES:
+        raise BadValue(spelled, f"must be one of {LOSS_TYPES}, got {loss_type!r}")
+    if loss_kwargs is not None and not isinstance(loss_kwargs, dict):
+        raise BadType(table, f"must be a dict, got {type(loss_kwargs).__name__}")
+    signature = inspect.signature(loss_class(loss_type).__init__).parameters
+    accepted = [p for p in signature if p != "self"]
+    for key, value in (loss_kwargs or {}).items():
+        if key not in accepted:
+            raise BadType(table, f"{key!r} is not a keyword of the {loss_type!r} loss; it takes {accepted}")
+        if isinstance(signature[key].default, str):  # a named choice (penalty = "one_sided")
+            if not isinstance(value, str):
+                raise BadType(keyword(key), f"must be a string, got {value!r} ({type(value).__name__})")
+            continue
+        if not finite_numbers(value) and not (value is None and key == "scale"):
+            raise BadValue(keyword(key), f"must be a finite number (or a list of them), got {value!r}")
+    try:
+        return make_loss(loss_type, **(loss_kwargs or {}))
+    except (TypeError, ValueError) as exc:  # a range the loss class checks itself ("lambda_gp must be >= 0")
+        named = [key for key in (loss_kwargs or {}) if str(exc).startswith(f"{key} ")]
+        raise BadValue(keyword(named[0]) if named else table, str(exc)) from exc

@@ -98,7 +98,7 @@ class TrainingSteps:
         return tf.concat(chunks, 0)[:n]
 
     def rows_that_fit(self, rows: int) -> int:
-        """``rows``, or fewer if more than the generator's :meth:`~qgan_lab.models.quantum.
+        """``rows``, or fewer if more than the generator's :meth:`~qgan_lab.models.generator.
         PureQuantumGenerator.inference_chunk` (what fits the engine's memory limit)."""
         chunk = self.generator.inference_chunk()
         return rows if chunk is None else min(rows, chunk)
