@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
+import json
 import os
 import shutil
 import subprocess
@@ -231,3 +233,36 @@ def test_a_run_saved_before_the_package_was_layered_resumes(tmp_path):
     final = np.load(run / "final_generated_samples.npy")
     expected = np.load(FIXTURE / "expected_final_samples.npy")
     np.testing.assert_allclose(final, expected, atol=1e-3)
+
+
+def qgan_lab_imports(source: str) -> list[tuple[str, list[str]]]:
+    """``(module, names)`` of every ``from qgan_lab... import`` / ``import qgan_lab...`` in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("qgan_lab") and not node.level:
+            found.append((node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names if a.name.startswith("qgan_lab")]
+    return found
+
+
+def notebook_code(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    lines = [line for c in cells if c["cell_type"] == "code" for line in "".join(c["source"]).splitlines()]
+    return "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))  # (IPython magics)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "benchmarks").glob("*.py")) + sorted((ROOT / "notebooks").glob("*.ipynb")),
+    ids=lambda p: p.name,
+)
+def test_what_the_benchmarks_and_notebooks_import_exists(path):
+    """Every ``qgan_lab`` module and name a benchmark or notebook imports exists (the notebooks
+    also run under nbval; the benchmarks are not run by the tests)."""
+    source = notebook_code(path) if path.suffix == ".ipynb" else path.read_text()
+    imports = qgan_lab_imports(source)
+    for module, names in imports:
+        imported = importlib.import_module(module)
+        for name in names:
+            assert hasattr(imported, name) or importlib.util.find_spec(f"{module}.{name}"), f"{module}.{name}"
