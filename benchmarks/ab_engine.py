@@ -1,12 +1,15 @@
-"""Compare this checkout's Fock engine with another version of ``qgan_lab/sim/fock.py``, in one process.
+"""Compare this checkout's Fock engine with another version of it, in one process.
 
-    python benchmarks/ab_engine.py BASELINE_FOCK_PY [--what step|critic|forward|trainer] [--batch 16]
+    python benchmarks/ab_engine.py BASELINE [--what step|critic|forward|trainer] [--batch 16]
         [--rounds 10] [--repeats 60] [--config guide] [--cutoff 6]
 
 The machine's speed drifts by 30-40 % within an hour, so two versions timed in two runs (or two
 processes) cannot be compared. Here both are compiled in the same process and timed round by
-round, alternating: ``BASELINE_FOCK_PY`` (e.g. ``git show HEAD~1:qgan_lab/sim/fock.py > /tmp/old.py``)
-is loaded as a module beside ``qgan_lab.sim.fock``, and each model gets one engine or the other.
+round, alternating: ``BASELINE`` is a git revision (e.g. ``HEAD~1``; its ``qgan_lab/sim`` is
+extracted with ``git archive``) or a folder holding a version of ``qgan_lab/sim``. The whole
+package (engine, gate matrices, layout) is loaded as ``qgan_lab.sim_baseline`` beside
+``qgan_lab.sim``, and each model gets one engine or the other. (Revisions before the package was
+layered, 0645a9c and older, kept the engine in ``qgan_lab/fock.py`` and are not supported.)
 
 ``--what``: ``step``, the guide's generator step of ``bench_step.py`` (forward, Wasserstein loss
 through the critic, gradients; ``--repeats`` calls per round, batch ``--batch``); ``critic``, a
@@ -23,8 +26,13 @@ of each other in most rounds and 19 % apart in one: compare the medians of many 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
+import io
+import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -42,13 +50,24 @@ from qgan_lab.config import build, load_config  # noqa: E402
 from qgan_lab.sim.fock import FockEngine  # noqa: E402
 
 
-def load_baseline(path: str):
-    """``path`` (a version of ``qgan_lab/sim/fock.py``) as the module ``qgan_lab.sim.fock_baseline``."""
-    spec = importlib.util.spec_from_file_location("qgan_lab.sim.fock_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def load_baseline(source: str):
+    """The engine module of ``source`` (a folder holding a version of ``qgan_lab/sim``, or a git
+    revision whose ``qgan_lab/sim`` is extracted), its package loaded as ``qgan_lab.sim_baseline``."""
+    folder = Path(source)
+    if not folder.is_dir():
+        archive = subprocess.run(["git", "archive", source, "qgan_lab/sim"], cwd=HERE.parent, capture_output=True)
+        if archive.returncode != 0:
+            raise SystemExit(f"BASELINE: no qgan_lab/sim at {source!r}: {archive.stderr.decode().strip()}")
+        root = Path(tempfile.mkdtemp(prefix="ab_engine_"))
+        tarfile.open(fileobj=io.BytesIO(archive.stdout)).extractall(root, filter="data")
+        folder = root / "qgan_lab" / "sim"
+    spec = importlib.util.spec_from_file_location(
+        "qgan_lab.sim_baseline", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module("qgan_lab.sim_baseline.fock")
 
 
 #: Training steps per round of ``--what trainer``.
@@ -104,7 +123,7 @@ def candidates(what: str, batch: int, config: str, engines: dict, cutoff: int = 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("baseline", help="another version of qgan_lab/sim/fock.py")
+    parser.add_argument("baseline", help="a git revision, or a folder holding a version of qgan_lab/sim")
     parser.add_argument("--what", choices=["step", "critic", "forward", "trainer"], default="step")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=10)

@@ -44,7 +44,7 @@ def errors() -> None:
                 continue
             exact = ref(a, b, cutoff)
             args = (tf.constant(a, tf.float32), tf.constant(b, tf.float32), cutoff, tf.complex64)
-            with mock.patch.object(fock, "_in_double", single):
+            with mock.patch.object(gates, "_in_double", single):
                 err_single = np.max(np.abs(ours(*args).numpy() - exact))
             err_double = np.max(np.abs(ours(*args).numpy() - exact))
             print(f"{label:<12} {cutoff:>6} {err_single:>16.2e} {err_double:>14.2e}")
@@ -80,7 +80,7 @@ def main() -> None:
         ("guide generator 4 modes, 2 layers, cutoff 6", CVCircuit(4, 2, 6, 4)),
         ("2 modes, 4 layers, cutoff 8", CVCircuit(2, 4, 8, 0)),
     ]:
-        with mock.patch.object(fock, "_in_double", single):
+        with mock.patch.object(gates, "_in_double", single):
             t_single = step_time(circuit, 16, args.repeats)
         t_double = step_time(circuit, 16, args.repeats)
         print(f"{label}: step {t_single * 1e3:.2f} ms (complex64 build), {t_double * 1e3:.2f} ms (double build)")

@@ -69,6 +69,14 @@ GAMES: dict[str, dict] = {
     "ttur": {"training": TTUR, "data": {"batch_size": 64}},
     "ttur-no-average": {"training": {**TTUR, "ema_decay": 0.0}, "data": {"batch_size": 64}},
     "ttur-gp1": {"training": TTUR, "data": {"batch_size": 64}, "loss": {"lambda_gp": 1.0}},
+    # variants of the preset's game tried on its seed 0 with its own critic, "joint+phase 3 layers"
+    # (benchmarks/RESULTS.md, 7 December 2026)
+    "ema995": {"training": {"ema_decay": 0.995}},
+    "decay003": {"training": {"lr_decay": 0.03}},
+    "ema995-decay003": {"training": {"ema_decay": 0.995, "lr_decay": 0.03}},
+    "lrg3e-3": {"training": {"learning_rate_g": 3e-3}},
+    "batch128": {"data": {"batch_size": 128}},
+    "batch128-25steps": {"data": {"batch_size": 128}, "training": {"steps_per_epoch": 25}},
 }
 
 

@@ -16,13 +16,14 @@ How a circuit runs (see :class:`FockEngine`):
    from the left (guide's generator: 20-30 % faster).
 3. The circuit starts in vacuum, so single-mode gates before the first beamsplitter only
    need column 0 of their matrix: the state starts as an outer product of mode vectors.
-4. Each beamsplitter is one ``[rows, c^2] x [c^2, c^2]`` matrix product, its two modes moved
-   last (and left there until another gate needs others); from :data:`REAL_FORM_MIN_ROWS` rows
-   on (:data:`FOLDED_TWO_MODE_REAL_ROWS` for a 2-mode circuit that folds), the state is kept in
-   real form between beamsplitters and each product is a real
-   ``[rows, 2c^2] x [2c^2, 2c^2]`` one (:func:`product_form`). A beamsplitter conserves ``p + q``,
-   so ``two_mode="blocked"`` applies it by photon-number blocks instead (about 3x fewer
-   multiplications, but slower on CPU with XLA, measured).
+4. Each beamsplitter is one ``[rows, c^2] x [c^2, c^2]`` matrix product, its two modes moved last
+   (and left there until another gate needs others); from
+   :data:`~qgan_lab.sim.layout.REAL_FORM_MIN_ROWS` rows on
+   (:data:`~qgan_lab.sim.layout.FOLDED_TWO_MODE_REAL_ROWS` for a 2-mode circuit that folds), the
+   state is kept in real form between beamsplitters and each product is a real
+   ``[rows, 2c^2] x [2c^2, 2c^2]`` one (:func:`~qgan_lab.sim.layout.product_form`). A
+   beamsplitter conserves ``p + q``, so ``two_mode="blocked"`` applies it by photon-number blocks
+   instead (about 3x fewer multiplications, but slower on CPU with XLA, measured).
 
 Taught in ``02_quantum_models``.
 """
@@ -34,9 +35,7 @@ from collections.abc import Mapping
 import tensorflow as tf
 
 from .circuits import CVCircuit
-from .gates import (
-    GATE_MATRICES,
-)
+from .gates import GATE_MATRICES
 from .layout import (
     apply_single_mode,
     apply_two_mode,

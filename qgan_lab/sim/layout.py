@@ -161,7 +161,7 @@ def _transpose(state: tf.Tensor, perm: list[int], real: bool) -> tf.Tensor:
     return tf.stack(tf.unstack(tf.transpose(state, [len(perm)] + perm)), -1)
 
 
-#: :meth:`FockEngine.ket` keeps the state in real form (:func:`to_real`) through its shared
+#: :meth:`~qgan_lab.sim.fock.FockEngine.ket` keeps the state in real form (:func:`to_real`) through its shared
 #: beamsplitters from this many rows of ``c^2`` amplitudes on (the guide's generator: 576 rows
 #: and more). The state is converted once, not at every gate (measured on the guide's generator
 #: step: 4.6 -> 4.3 ms, with the faster transposes of :func:`_transpose` 3.6 ms). Below, the
@@ -180,7 +180,7 @@ FOLDED_TWO_MODE_REAL_ROWS = 16
 
 
 def real_form_min_rows(n_modes: int, folded: bool) -> int:
-    """Rows of ``c^2`` amplitudes from which :meth:`FockEngine.ket` keeps the state of a circuit
+    """Rows of ``c^2`` amplitudes from which :meth:`~qgan_lab.sim.fock.FockEngine.ket` keeps the state of a circuit
     with ``n_modes`` modes in real form through its shared beamsplitters (``folded``: its
     single-mode gates fold, :func:`folds_gates`)."""
     return FOLDED_TWO_MODE_REAL_ROWS if folded and n_modes == 2 else REAL_FORM_MIN_ROWS
@@ -248,7 +248,7 @@ def folds_gates(cutoff: int, n_modes: int, batch: int | None) -> bool:
 
 
 def paired_start(circuit: CVCircuit) -> set[int]:
-    """Indices of the gates :class:`FockEngine` applies to two-mode states: with 3 or more modes,
+    """Indices of the gates :class:`~qgan_lab.sim.fock.FockEngine` applies to two-mode states: with 3 or more modes,
     the first beamsplitters (shared, not per sample) that each meet two modes no beamsplitter
     has touched, until the first that does not. The guide's 4-mode mesh starts with (0, 1) and
     (2, 3): 2 of its 24 beamsplitters cost ``B c^4`` instead of ``B c^6`` each."""

@@ -3,7 +3,7 @@
 Each *step* is ``n_critic`` critic updates then one generator update, run by default as one
 compiled :class:`~qgan_lab.training.fused.FusedStep` (else update by update,
 :mod:`qgan_lab.training.updates`). Each epoch sets the learning rates of the ``lr_decay``
-schedule, updates the generator's weight average, measures the validation W1, calls the
+schedule (the generator's weight average is updated after every step), measures the validation W1, calls the
 callbacks and logs the guide's line. :meth:`TrainingLoop.train` checks every argument before
 the first step, opens or resumes the run folder and saves the last finished epoch when
 interrupted (:mod:`qgan_lab.training.resume`).

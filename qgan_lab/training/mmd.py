@@ -51,7 +51,7 @@ class QuantumMMDLoss:
         scale: a fixed data scale, or ``None`` (default) for the pooled standard deviation of
             each real batch (see the module docstring).
         lambda_physics, param_bound: the physics regulariser on the generator's parameters,
-            as in :class:`QuantumWassersteinLoss` (default weight 0: off).
+            as in :class:`~qgan_lab.training.losses.QuantumWassersteinLoss` (default weight 0: off).
 
     ``generator_loss(fake_samples, real_samples)`` returns ``total_loss``, ``base_loss`` and
     ``mmd`` (all the unbiased ``MMD^2``; the total adds the regulariser), ``physics_reg`` and

@@ -1,9 +1,10 @@
 """The guide's trainer, ``QuantumGANTrainer``: what it holds, and its checkpoints.
 
-The class is assembled from three rooms, each read in one sitting: the guide's per-update
-methods (:mod:`qgan_lab.training.updates`), the loop over epochs and steps
-(:mod:`qgan_lab.training.loop`) and resuming a run (:mod:`qgan_lab.training.resume`). This
-module builds the trainer (every argument checked where it enters) and saves and restores it.
+The class is assembled from rooms that each read in one sitting: the guide's per-update
+methods (:class:`~qgan_lab.training.updates.GuideUpdates`), the loop over epochs and steps
+(:class:`~qgan_lab.training.loop.TrainingLoop`), which opens, resumes and, when interrupted, saves
+a run with :mod:`qgan_lab.training.resume`. This module builds the trainer (every argument checked
+where it enters) and saves and restores it.
 
 Each *step* is ``n_critic`` critic updates then one generator update. The losses and their
 gradients come from the compiled pieces of :class:`~qgan_lab.training.steps.TrainingSteps`
@@ -18,20 +19,21 @@ compiled loss, then clip and apply. A non-finite loss skips the update (counted 
 ``skipped_steps``).
 
 Runs are reproducible: latent vectors and interpolation weights come from the trainer's own
-``tf.random.Generator`` (seeded), the data generators of :mod:`qgan_lab.data` carry their own
-numpy generator, and checkpoints store both, the models, both optimizers and the epoch, so a
-resumed run continues exactly where it stopped. Checkpoint files are handled by
-:mod:`qgan_lab.training.checkpoints` (atomic, verified, emergency save on Ctrl-C) and every argument is
-checked by :mod:`qgan_lab.validation` before the first step. The smallest trace of the
-generator's and the critic's states is tracked (``min_trace``, ``critic_min_trace``) and
-watched by :class:`~qgan_lab.training.callbacks.CutoffMonitor`. The final evaluation lives in
-:mod:`qgan_lab.training.evaluation`, the progress bar and live figure in :mod:`qgan_lab.training.dashboard`.
+``tf.random.Generator`` (seeded), the data generators of :mod:`qgan_lab.data` carry their own numpy
+generator, and checkpoints store both, the models, both optimizers and the epoch, so a resumed run
+continues exactly where it stopped. Checkpoint files are handled by
+:mod:`qgan_lab.training.checkpoints` (atomic, verified; the emergency save on Ctrl-C is
+:mod:`qgan_lab.training.resume`'s) and every argument is checked by :mod:`qgan_lab.validation`
+before the first step. The smallest trace of the generator's and the critic's states is tracked
+(``min_trace``, ``critic_min_trace``) and watched by
+:class:`~qgan_lab.training.callbacks.CutoffMonitor`. The final evaluation lives in
+:mod:`qgan_lab.training.evaluation`, the progress bar and live figure in
+:mod:`qgan_lab.training.dashboard`.
 Taught in ``06_training_loop``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,8 +51,6 @@ from .losses import check_loss
 from .steps import TrainingSteps
 from .updates import GuideUpdates
 
-logger = logging.getLogger(__name__)
-
 HISTORY_KEYS = (
     "g_loss",
     "d_loss",
@@ -65,11 +65,6 @@ HISTORY_KEYS = (
     "epoch_time",
     "skipped_steps",
 )
-
-
-def _global_norm(gradients: Sequence[Any]) -> float:
-    present = [np.asarray(g) for g in gradients if g is not None]
-    return float(np.sqrt(sum(float(np.sum(g**2)) for g in present))) if present else 0.0
 
 
 class QuantumGANTrainer(GuideUpdates, TrainingLoop):
