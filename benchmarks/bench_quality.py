@@ -150,12 +150,15 @@ def summary_lines(reports: list[dict]) -> list[str]:
 
 def markdown_table(reports: list[dict]) -> str:
     """Per target: each row's W1 (per-feature mean) for every seed and their mean, the quantum
-    row's mode coverage range, divergences and the control ratio, as a Markdown table."""
+    row's mode coverage range, divergences, the control ratio and (with that row) the ratio to the
+    classical generator, as a Markdown table."""
     done = [r for r in reports if "error" not in r]
     rows = [row for row in ROWS if any(r["row"] == row for r in done)]
     head = "| target | " + " | ".join(f"{row} W1 (seeds; mean)" for row in rows)
     head += " | noise floor | quantum modes | diverged | quantum / mlp_critic |"
-    lines = [head, "|" + "---|" * (len(rows) + 5)]
+    versus_generator = "quantum" in rows and "mlp_generator" in rows
+    head += " quantum / mlp_generator |" if versus_generator else ""
+    lines = [head, "|" + "---|" * (len(rows) + 5 + versus_generator)]
     for preset, target in sorted({(r["preset"], r["target"]) for r in done}):
         mine = [r for r in done if (r["preset"], r["target"]) == (preset, target)]
         cells, means = [], {}
@@ -172,6 +175,8 @@ def markdown_table(reports: list[dict]) -> str:
         name = target if preset == "bimodal" else f"{preset}: {target}"
         floor = float(np.mean([np.mean(r["noise_floor_w1"]) for r in mine]))
         tail = f" | {floor:.3f} | {modes} | {diverged}/{len(quantum)} | {ratio:.2f} |"
+        if versus_generator:
+            tail += f" {means['quantum'] / means['mlp_generator']:.2f} |"
         lines.append(f"| `{name}` | " + " | ".join(cells) + tail)
     return "\n".join(lines)
 
