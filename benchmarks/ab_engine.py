@@ -26,9 +26,11 @@ of each other in most rounds and 19 % apart in one: compare the medians of many 
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import importlib.util
 import io
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -59,6 +61,7 @@ def load_baseline(source: str):
         if archive.returncode != 0:
             raise SystemExit(f"BASELINE: no qgan_lab/sim at {source!r}: {archive.stderr.decode().strip()}")
         root = Path(tempfile.mkdtemp(prefix="ab_engine_"))
+        atexit.register(shutil.rmtree, root, True)
         tarfile.open(fileobj=io.BytesIO(archive.stdout)).extractall(root, filter="data")
         folder = root / "qgan_lab" / "sim"
     spec = importlib.util.spec_from_file_location(

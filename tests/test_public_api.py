@@ -5,6 +5,7 @@ a run saved before the package was layered that still resumes."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -110,7 +111,9 @@ def layer_of(module: str) -> str:
     return "foundation" if parts[0] in FOUNDATION else "app" if parts[0] in APP else parts[0]
 
 
+@functools.cache
 def modules() -> dict[str, Path]:
+    """Every module of the package, by dotted name (``qgan_lab.sim`` for ``sim/__init__.py``)."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts

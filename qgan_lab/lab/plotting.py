@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 # the run's figures live with the trainer that draws them; the notebooks find them here too
-from ..training.dashboard import MARKED_EPOCHS, plot_samples, plot_training_dashboard
+from ..training.dashboard import plot_samples, plot_training_dashboard
 
 
 def reduced_density_matrix(ket: Any, mode: int) -> np.ndarray:
@@ -146,7 +146,6 @@ def plot_critic_maps(snapshots: Any, real: Any | None = None, max_points: int = 
 
 
 __all__ = [
-    "MARKED_EPOCHS",
     "plot_critic_maps",
     "plot_fock_distribution",
     "plot_homodyne_histogram",
