@@ -1,7 +1,8 @@
 """Which quantum critic can teach? Critic designs side by side: capacity, then the GAN.
 
     python benchmarks/critic_designs.py [--designs NAME ...] [--seeds 0 1 2] [--epochs N] [--jobs 2]
-                                        [--capacity-only | --gan-only] [--json runs/critic_designs.json]
+                                        [--capacity-only | --gan-only] [--eval-samples 20000]
+                                        [--json runs/critic_designs.json]
 
 For every design (a set of ``[discriminator]`` settings over the ``bimodal`` preset) it prints
 
@@ -16,8 +17,10 @@ For every design (a set of ``[discriminator]`` settings over the ``bimodal`` pre
   :data:`GAMES`; ``ttur``: batch 64, 5 critic updates per generator update, critic learning rate
   0.03, generator 0.004, both decaying to a tenth, a 0.99 weight average of the generator), the
   same seeds, only the critic changed (``--epochs`` shortens every run alike), evaluated as ``bench_quality.py`` does
-  (per-feature W1 of 1000 samples against 5000 held-out ones, the *last* iterate or the weight
-  average where the preset keeps one; never a best epoch) and the critic's smallest trace.
+  (per-feature W1 of ``--eval-samples`` samples, 20 000 by default, against as many held-out ones,
+  the *last* iterate or the weight average where the preset keeps one; never a best epoch) and the
+  critic's smallest trace. ``--eval-samples 1000`` is the evaluation of the tables before 8 December
+  2026 (1000 samples against the 5000 of the run's validation set).
 
 Every (design, seed) runs in a fresh process, ``--jobs`` at a time. Results are also written as
 JSON. The critic tables of ``benchmarks/RESULTS.md`` are this script's output.
@@ -33,6 +36,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from bench_quality import EVAL_SAMPLES  # benchmarks/: the evaluation's sample size
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -101,7 +106,7 @@ def run_capacity(name: str, seed: int = 0) -> list[dict]:
     return capacity_diagnostic(make, "bimodal", steps=600, batch_size=64, learning_rate=0.02, seed=seed)
 
 
-def run_gan(name: str, seed: int, epochs: int | None, preset: str, game: str) -> dict:
+def run_gan(name: str, seed: int, epochs: int | None, preset: str, game: str, eval_samples: int) -> dict:
     """Train ``preset`` with this design's critic, the game ``game`` and one seed; the evaluation."""
     import qgan_lab  # noqa: F401
     from qgan_lab.config import build, load_config, with_overrides
@@ -120,7 +125,13 @@ def run_gan(name: str, seed: int, epochs: int | None, preset: str, game: str) ->
         trainer = trainer_for(cfg, trainer.generator, ClassicalCritic(2, 64, seed + 1))
     train = cfg["training"]
     trainer.train(data, int(train["epochs"]), int(train["steps_per_epoch"]), trainer.latent_dim, progress=False)
-    report = trainer.evaluate(validation, centers, n_samples=1000)
+    if eval_samples != 1000:  # bench_quality's held-out set
+        from bench_quality import HELD_OUT_SEED
+
+        from qgan_lab.data import validation_set
+
+        validation = validation_set("bimodal", eval_samples, HELD_OUT_SEED)
+    report = trainer.evaluate(validation, centers, n_samples=eval_samples)
     history = trainer.metrics_history
     return {
         "w1": report["wasserstein_per_feature"],
@@ -143,6 +154,7 @@ def main() -> None:
     parser.add_argument("--preset", default="bimodal", help="the generator and data the critics are put in")
     parser.add_argument("--game", default="ttur", choices=list(GAMES), help="the game every design plays")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, each in its own process")
+    parser.add_argument("--eval-samples", type=int, default=EVAL_SAMPLES, help="generated and held-out samples")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--capacity-only", action="store_true")
     only.add_argument("--gan-only", action="store_true")
@@ -154,7 +166,7 @@ def main() -> None:
         if kind == "capacity":
             result = run_capacity(name, seed)
         else:
-            result = run_gan(name, seed, args.epochs, args.preset, args.game)
+            result = run_gan(name, seed, args.epochs, args.preset, args.game, args.eval_samples)
         print(json.dumps(result))
         return
     jobs: list[tuple[str, str, int]] = []
@@ -162,7 +174,8 @@ def main() -> None:
         jobs += [("capacity", name, 0) for name in args.designs]
     if not args.capacity_only:
         jobs += [("gan", name, seed) for name in args.designs for seed in args.seeds]
-    extra = ["--preset", args.preset, "--game", args.game] + (["--epochs", str(args.epochs)] if args.epochs else [])
+    extra = ["--preset", args.preset, "--game", args.game, "--eval-samples", str(args.eval_samples)]
+    extra += ["--epochs", str(args.epochs)] if args.epochs else []
 
     def run(job: tuple[str, str, int]) -> dict:
         result = _child(["--child", job[0], job[1], str(job[2]), *extra])

@@ -41,6 +41,25 @@ def _kill_resume():
 TINY = _kill_resume().TOML.format(epochs=2)  # the kill loop's tiny run: 1-mode models, cutoff 3
 
 
+@pytest.fixture(scope="class")
+def local_ray():
+    """One local Ray for the in-process sweeps of :class:`TestSweepsInThisProcess` (``run_sweep``
+    uses a Ray already started in its process, and leaves it running): a Ray start costs 10-20 s
+    here. It ends with the class, before the killed sweep starts Rays of its own (two starting at
+    once can time out on a busy machine). Starting and ending a Ray of its own is what the killed
+    sweep's first process does."""
+    import logging
+
+    import ray
+
+    from qgan_lab.sweep.tune import LOOPBACK
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING, _node_ip_address=LOOPBACK)
+    yield ray
+    ray.shutdown()
+
+
 def write_spec(folder: Path, body: str, sweep: str = "") -> Path:
     (folder / "tiny.toml").write_text(TINY)
     spec = folder / "spec.toml"
@@ -116,63 +135,71 @@ def test_asha_and_search_settings_reach_tune(tmp_path):
     assert isinstance(_tune_config(spec).search_alg, OptunaSearch)  # optuna is pinned with the sweep extra
 
 
-def test_asha_stops_the_worse_trial_and_optuna_samples(tmp_path):
-    """ASHA for real: two trials one after another, the second (the bimodal target, W1 about 2)
-    far behind the first (a single Gaussian, W1 below 1) at the first rung, so ASHA stops it
-    there. Then an Optuna search samples the critic's learning rate from its range."""
-    body = '[fixed.training]\nepochs = 3\n[space.data]\ntarget = ["gaussian", "bimodal"]'
-    asha = "max_concurrent_trials = 1\n[sweep.asha]\ngrace_period = 1\nreduction_factor = 2"
-    results = run_sweep(write_spec(tmp_path, body, asha), verbose=0)
-    by_target = {row["data.target"]: row for row in results.rows}
-    assert by_target["gaussian"]["status"] == "finished" and by_target["gaussian"]["epochs"] == 3
-    assert by_target["bimodal"]["status"] == "stopped early" and by_target["bimodal"]["epochs"] < 3
-    assert by_target["bimodal"]["w1"] > by_target["gaussian"]["w1"]
+@pytest.mark.usefixtures("local_ray")
+class TestSweepsInThisProcess:
+    """Sweeps run by ``run_sweep`` in the test's process, on one local Ray."""
 
-    optuna_dir = tmp_path / "optuna"
-    optuna_dir.mkdir()
-    body = "[fixed.training]\nepochs = 1\n[space.training]\nlearning_rate_d = { loguniform = [1e-4, 1e-1] }"
-    results = run_sweep(write_spec(optuna_dir, body, 'search = "optuna"\nnum_samples = 2'), verbose=0)
-    rates = [row["training.learning_rate_d"] for row in results.rows]
-    assert [row["status"] for row in results.rows] == ["finished", "finished"]
-    assert len(set(rates)) == 2 and all(1e-4 <= r <= 1e-1 for r in rates)
+    def test_asha_stops_the_worse_trial_and_optuna_samples(self, tmp_path):
+        """ASHA for real: two trials one after another, the second (the bimodal target, W1 about 2)
+        far behind the first (a single Gaussian, W1 below 1) at the first rung, so ASHA stops it
+        there. Then an Optuna search samples the critic's learning rate from its range."""
+        body = '[fixed.training]\nepochs = 3\n[space.data]\ntarget = ["gaussian", "bimodal"]'
+        asha = "max_concurrent_trials = 1\n[sweep.asha]\ngrace_period = 1\nreduction_factor = 2"
+        results = run_sweep(write_spec(tmp_path, body, asha), verbose=0)
+        by_target = {row["data.target"]: row for row in results.rows}
+        assert by_target["gaussian"]["status"] == "finished" and by_target["gaussian"]["epochs"] == 3
+        assert by_target["bimodal"]["status"] == "stopped early" and by_target["bimodal"]["epochs"] < 3
+        assert by_target["bimodal"]["w1"] > by_target["gaussian"]["w1"]
 
+        optuna_dir = tmp_path / "optuna"
+        optuna_dir.mkdir()
+        body = "[fixed.training]\nepochs = 1\n[space.training]\nlearning_rate_d = { loguniform = [1e-4, 1e-1] }"
+        results = run_sweep(write_spec(optuna_dir, body, 'search = "optuna"\nnum_samples = 2'), verbose=0)
+        rates = [row["training.learning_rate_d"] for row in results.rows]
+        assert [row["status"] for row in results.rows] == ["finished", "finished"]
+        assert len(set(rates)) == 2 and all(1e-4 <= r <= 1e-1 for r in rates)
 
-def test_local_sweep_end_to_end_with_a_failing_trial(tmp_path, capsys):
-    """Two good trials (2 seeds) and two that fail in training (a target the config checks
-    accept as a string; the data module refuses it): the failures are reported with their
-    error, the others finish, and every result file agrees with the trials' own folders."""
-    spec = write_spec(tmp_path, '[space.data]\ntarget = ["bimodal", "no_such_target"]\n[space.training]\nseed = [1, 2]')
-    results = run_sweep(spec, verbose=0)
-    out = capsys.readouterr().out
-    sweep = tmp_path / "sweep"
-    assert len(results.rows) == 4
-    good = [r for r in results.rows if r["data.target"] == "bimodal"]
-    bad = [r for r in results.rows if r["data.target"] == "no_such_target"]
-    assert sorted(r["training.seed"] for r in good) == [1, 2] and len(bad) == 2
-    assert results.failed == bad and all(r["status"] == "error" and "no_such_target" in r["error"] for r in bad)
-    for row in good:
-        folder = Path(row["path"])
-        assert row["status"] == "finished" and row["epochs"] == 2 and row["wall_time_s"] > 0
-        evaluation = json.loads((folder / "evaluation.json").read_text())
-        assert row["w1"] == pytest.approx(evaluation["wasserstein_mean"])
-        assert row["mode_coverage"] == pytest.approx(min(evaluation["mode_coverage"]))
-        assert len(json.loads((folder / "history.json").read_text())["val_w1"]) == 2
-        assert json.loads((folder / "run_config.json").read_text())["training"]["seed"] == row["training.seed"]
-        assert sorted(read_scalars(folder / "tensorboard")["val_w1"]) == [1, 2]
-    for row in bad:
-        assert "no_such_target" in (Path(row["path"]) / "error.txt").read_text()
-    # the two seeds give different runs
-    assert good[0]["w1"] != good[1]["w1"]
-    with open(sweep / "results.csv") as f:
-        table = list(csv.DictReader(f))
-    assert [(r["trial"], r["status"]) for r in table] == [(r["trial"], r["status"]) for r in results.rows]
-    assert json.loads((sweep / "results.json").read_text())["trials"][0]["trial"] == results.rows[0]["trial"]
-    assert (sweep / "metric_vs_params.png").stat().st_size > 5000
-    assert (
-        "w1 *" in out and out.count("error") >= 2 and "2 trials (2 failed)" not in out and "4 trials (2 failed)" in out
-    )
-    with pytest.raises(ValueError, match="already holds a sweep"):
-        run_sweep(spec)
+    def test_local_sweep_end_to_end_with_a_failing_trial(self, tmp_path, capsys):
+        """Two good trials (2 seeds) and two that fail in training (a target the config checks
+        accept as a string; the data module refuses it): the failures are reported with their
+        error, the others finish, and every result file agrees with the trials' own folders."""
+        spec = write_spec(
+            tmp_path, '[space.data]\ntarget = ["bimodal", "no_such_target"]\n[space.training]\nseed = [1, 2]'
+        )
+        results = run_sweep(spec, verbose=0)
+        out = capsys.readouterr().out
+        sweep = tmp_path / "sweep"
+        assert len(results.rows) == 4
+        good = [r for r in results.rows if r["data.target"] == "bimodal"]
+        bad = [r for r in results.rows if r["data.target"] == "no_such_target"]
+        assert sorted(r["training.seed"] for r in good) == [1, 2] and len(bad) == 2
+        assert results.failed == bad and all(r["status"] == "error" and "no_such_target" in r["error"] for r in bad)
+        for row in good:
+            folder = Path(row["path"])
+            assert row["status"] == "finished" and row["epochs"] == 2 and row["wall_time_s"] > 0
+            evaluation = json.loads((folder / "evaluation.json").read_text())
+            assert row["w1"] == pytest.approx(evaluation["wasserstein_mean"])
+            assert row["mode_coverage"] == pytest.approx(min(evaluation["mode_coverage"]))
+            assert len(json.loads((folder / "history.json").read_text())["val_w1"]) == 2
+            assert json.loads((folder / "run_config.json").read_text())["training"]["seed"] == row["training.seed"]
+            assert sorted(read_scalars(folder / "tensorboard")["val_w1"]) == [1, 2]
+        for row in bad:
+            assert "no_such_target" in (Path(row["path"]) / "error.txt").read_text()
+        # the two seeds give different runs
+        assert good[0]["w1"] != good[1]["w1"]
+        with open(sweep / "results.csv") as f:
+            table = list(csv.DictReader(f))
+        assert [(r["trial"], r["status"]) for r in table] == [(r["trial"], r["status"]) for r in results.rows]
+        assert json.loads((sweep / "results.json").read_text())["trials"][0]["trial"] == results.rows[0]["trial"]
+        assert (sweep / "metric_vs_params.png").stat().st_size > 5000
+        assert (
+            "w1 *" in out
+            and out.count("error") >= 2
+            and "2 trials (2 failed)" not in out
+            and "4 trials (2 failed)" in out
+        )
+        with pytest.raises(ValueError, match="already holds a sweep"):
+            run_sweep(spec)
 
 
 def _free_port() -> int:
