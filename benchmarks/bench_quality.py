@@ -224,12 +224,18 @@ def main() -> None:
         rows = [row for row in args.rows if has_critic or row != "mlp_critic"]
         jobs += [(preset, target, row, seed) for target in targets for row in rows for seed in args.seeds]
     extra = ["--epochs", str(args.epochs)] if args.epochs else []
-    earlier = {}
+    if any(Path(name).resolve() == Path(args.json).resolve() for name in args.merge):
+        parser.error(f"--json {args.json} is also a --merge file: it is rewritten after every run; choose another")
+    earlier, skipped = {}, 0
     for name in args.merge:  # runs of an earlier invocation (same code: the caller's responsibility)
         for report in json.loads(Path(name).read_text()):
             same_evaluation = report.get("eval_samples", 1000) == EVAL_SAMPLES
             if "error" not in report and bool(report.get("shortened")) == bool(args.epochs) and same_evaluation:
                 earlier[(report["preset"], report["target"], report["row"], int(report["seed"]))] = report
+            else:
+                skipped += 1
+    if skipped:
+        print(f"--merge: {skipped} runs not reused (failed, another schedule, or not on {EVAL_SAMPLES} samples)")
     print(f"{'preset':<12} {'target':<13} {'row':<14} seed  {'W1 per feature':<16} {'start W1':<16} floor   ", end="")
     print(f"{'modes':<12} {'wall':>7} {'peak':>9}  bar", flush=True)
 

@@ -130,7 +130,7 @@ def run_gan(name: str, seed: int, epochs: int | None, preset: str, game: str, ev
 
         from qgan_lab.data import validation_set
 
-        validation = validation_set("bimodal", eval_samples, HELD_OUT_SEED)
+        validation = validation_set(cfg["data"]["target"], eval_samples, HELD_OUT_SEED)
     report = trainer.evaluate(validation, centers, n_samples=eval_samples)
     history = trainer.metrics_history
     return {

@@ -9,6 +9,7 @@ head started here and joined by address, the bad-spec table, and the event files
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import json
@@ -47,17 +48,22 @@ def local_ray():
     uses a Ray already started in its process, and leaves it running): a Ray start costs 10-20 s
     here. It ends with the class, before the killed sweep starts Rays of its own (two starting at
     once can time out on a busy machine). Starting and ending a Ray of its own is what the killed
-    sweep's first process does."""
-    import logging
-
+    sweep's first process does. Started as ``run_sweep`` starts one (``_connect``: loopback, one
+    retry when Ray's 30 s start times out); ``MPLBACKEND``, which that sets for the trials, is put
+    back afterwards (the per-test environment guard of conftest.py runs inside this fixture)."""
     import ray
 
-    from qgan_lab.sweep.tune import LOOPBACK
+    from qgan_lab.sweep.tune import _connect
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING, _node_ip_address=LOOPBACK)
+    backend = os.environ.get("MPLBACKEND")
+    started = _connect(None)
     yield ray
-    ray.shutdown()
+    if started:
+        ray.shutdown()
+    if backend is None:
+        os.environ.pop("MPLBACKEND", None)
+    else:
+        os.environ["MPLBACKEND"] = backend
 
 
 def write_spec(folder: Path, body: str, sweep: str = "") -> Path:
@@ -251,10 +257,19 @@ def test_killed_sweep_resumes_on_a_ray_head_joined_by_address(tmp_path):
         done = lambda: short() is not None and (short() / "evaluation.json").exists()
         _wait(lambda: done() and len(_checkpoint_epochs(long())) >= 2, 240, "the first checkpoints", first, log)
     finally:
+        # the driver's whole tree: its process group, and the Ray it started (the trials run in
+        # workers of its raylet, outside that group; left alive, a busy one trained on to the
+        # last epoch after its driver was gone, CI 8 December 2026)
+        import psutil  # installed with ipykernel
+
+        tree = psutil.Process(first.pid).children(recursive=True)
         os.killpg(first.pid, signal.SIGKILL)
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
         first.wait(30)
-    # a trial runs in a Ray worker outside the killed process group: it may finish an epoch more
-    # before it notices its driver is gone; the run to resume is what is on disk once that stops
+    # a worker killed mid-epoch may still be writing that epoch's checkpoint: the run to resume is
+    # what is on disk once that stops
     killed_at, deadline = _checkpoint_epochs(long())[-1], time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(3)
