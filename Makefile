@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml binder/environment.yml binder/overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	sed -n 's/^ *- \([A-Za-z0-9_.-]*\)\(\[[a-z,]*\]\)\{0,1\}\(==[^ ]*\) *$$/\1\3/p' binder/environment.yml > $(PINS)
-	$(PY) -m pip install -q --no-compile -c $(PINS) -e '.[lab,dev,sweep]'  # .pyc files as modules are imported
+	$(PY) -m pip install -q -c $(PINS) -e '.[lab,dev,sweep]'
 	mkdir -p $(VENV)/share/jupyter/lab/settings  # JupyterLab's settings (no news prompt), as on Binder
 	cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
